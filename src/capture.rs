@@ -1,0 +1,206 @@
+//! The capture handler: every method on `/{bin}` and any path under it is recorded, written
+//! durably by the store's writer, and only then answered.
+
+use actix_web::{
+    http::{header, StatusCode},
+    web, HttpRequest, HttpResponse,
+};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::{
+    clock,
+    error::AppError,
+    kaizala,
+    store::{valid_bin_id, NewRequest, Outcome},
+    web::AppState,
+};
+
+/// The answer to a stored capture.
+#[derive(Serialize)]
+struct Stored<'a> {
+    stored: bool,
+    id: String,
+    bin_id: &'a str,
+}
+
+/// How the body read ended.
+enum Body {
+    Complete(Bytes),
+    /// Over the limit: the size declared by Content-Length, or the bytes seen before giving up.
+    TooLarge(u64),
+}
+
+/// `ANY /{bin}` and `ANY /{bin}/{tail:.*}`.
+#[tracing::instrument(name = "capture", skip_all, fields(bin = tracing::field::Empty))]
+pub async fn capture(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let bin_id = req.match_info().get("bin").unwrap_or_default();
+    if !valid_bin_id(bin_id) {
+        return Err(AppError::BinNotFound);
+    }
+    tracing::Span::current().record("bin", bin_id);
+    let query = req.query_string();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    if req.method() == actix_web::http::Method::GET && params.iter().any(|(k, _)| k == "inspect") {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/inspect/{bin_id}")))
+            .finish());
+    }
+    let token = params
+        .into_iter()
+        .find(|(key, _)| key == "validationToken")
+        .map(|(_, value)| value);
+
+    let config = &state.config;
+    let body = match tokio::time::timeout(
+        config.body_timeout,
+        read_body(&req, payload, config.max_body_bytes),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(reason)) => return Err(AppError::BadRequest(reason)),
+        Err(_) => {
+            return Ok(HttpResponse::build(StatusCode::REQUEST_TIMEOUT)
+                .content_type("text/plain; charset=utf-8")
+                .body("the request body did not arrive in time; nothing was stored\n"))
+        }
+    };
+
+    let (outcome, body, body_size) = match body {
+        Body::Complete(bytes) if token.is_some() => {
+            (Outcome::Handshake, bytes.clone(), bytes.len() as u64)
+        }
+        Body::Complete(bytes) => (Outcome::Stored, bytes.clone(), bytes.len() as u64),
+        Body::TooLarge(size) => (Outcome::Rejected, Bytes::new(), size),
+    };
+    let kaizala = match outcome {
+        Outcome::Rejected => None,
+        _ => kaizala::recognise_bytes(&body),
+    };
+    let request = NewRequest {
+        bin_id: bin_id.to_owned(),
+        received_at: clock::now_millis(),
+        outcome,
+        method: req.method().as_str().to_owned(),
+        path: sub_path(req.uri().path(), bin_id),
+        query: query.to_owned(),
+        headers: header_pairs(&req),
+        content_type: req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        body,
+        body_size,
+        remote_addr: req.peer_addr().map(|addr| addr.ip().to_string()),
+        kaizala,
+    };
+    let event_type = request.kaizala.as_ref().map(|k| k.event_type.clone());
+    let method = request.method.clone();
+
+    let id = state
+        .store
+        .writer()
+        .capture(request, config.queue_timeout)
+        .await?;
+    tracing::info!(
+        request = id,
+        %method,
+        bytes = body_size,
+        outcome = outcome.as_str(),
+        kaizala_event = event_type.as_deref(),
+        "captured"
+    );
+
+    Ok(match (outcome, token) {
+        (Outcome::Rejected, _) => HttpResponse::build(StatusCode::PAYLOAD_TOO_LARGE)
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "request body too large: {body_size} bytes is over this server's limit of {} bytes; \
+                 the request was recorded without its body\n",
+                config.max_body_bytes
+            )),
+        (_, Some(token)) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(token),
+        _ => HttpResponse::Ok().json(Stored {
+            stored: true,
+            id: id.to_string(),
+            bin_id,
+        }),
+    })
+}
+
+/// Reads the body up to `limit` bytes; a larger one is reported, not kept.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: u64,
+) -> Result<Body, String> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if let Some(declared) = declared {
+        if declared > limit {
+            return Ok(Body::TooLarge(declared));
+        }
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| format!("the request body could not be read: {err}"))?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(Body::TooLarge((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Body::Complete(body.freeze()))
+}
+
+/// The part of the path after the bin id: `/{bin}/a/b` gives `/a/b`, `/{bin}` gives `/`.
+fn sub_path(path: &str, bin_id: &str) -> String {
+    let rest = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_prefix(bin_id))
+        .unwrap_or(path);
+    if rest.is_empty() {
+        "/".to_owned()
+    } else {
+        rest.to_owned()
+    }
+}
+
+/// Every header as received, names lowercased, sorted by name with repeats kept in order.
+fn header_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_path_is_relative_to_the_bin() {
+        let bin = "0b8f5c1e-8f0a-4c4e-9a57-2f1d0d7e9a10";
+        assert_eq!(sub_path(&format!("/{bin}"), bin), "/");
+        assert_eq!(sub_path(&format!("/{bin}/"), bin), "/");
+        assert_eq!(sub_path(&format!("/{bin}/a/b"), bin), "/a/b");
+    }
+}

@@ -1,0 +1,229 @@
+//! Command-line flags and their `BINSPECTOR_*` environment variables, validated once at startup.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+/// Everything binspector can be told at startup. Each flag also reads `BINSPECTOR_<NAME>`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "binspector",
+    version,
+    about = "A self-hosted request inspector for webhooks (Microsoft Kaizala aware)."
+)]
+pub struct Config {
+    /// HTTPS listener address.
+    #[arg(long, env = "BINSPECTOR_LISTEN", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+
+    /// Optional plain-HTTP listener address (behind a TLS proxy, or for local use).
+    #[arg(long, env = "BINSPECTOR_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+
+    /// Directory for the database and the generated certificate.
+    #[arg(long, env = "BINSPECTOR_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Storage URL [default: sqlite://<data-dir>/binspector.db].
+    #[arg(long, env = "BINSPECTOR_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// PEM certificate chain to serve instead of the self-signed one (needs --tls-key).
+    #[arg(long, env = "BINSPECTOR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "BINSPECTOR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Base of the capture URLs shown to users, e.g. https://bins.example.com [default: from the request's Host].
+    #[arg(long, env = "BINSPECTOR_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Largest body stored; larger ones are answered 413 (accepts KiB/MiB/GiB suffixes).
+    #[arg(long, env = "BINSPECTOR_MAX_BODY_BYTES", default_value = "10MiB", value_parser = parse_size)]
+    pub max_body_bytes: u64,
+
+    /// Requests kept per bin; the oldest beyond this are removed (0 keeps all).
+    #[arg(
+        long,
+        env = "BINSPECTOR_MAX_REQUESTS_PER_BIN",
+        default_value_t = 10_000
+    )]
+    pub max_requests_per_bin: u64,
+
+    /// Requests older than this are removed, e.g. 30d, 12h, 90m (0 keeps all).
+    #[arg(long, env = "BINSPECTOR_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub retention: Duration,
+
+    /// Directory served at /static/.
+    #[arg(long, env = "BINSPECTOR_STATIC_DIR", default_value = "./static")]
+    pub static_dir: PathBuf,
+
+    /// HTTP worker threads [default: one per core].
+    #[arg(long, env = "BINSPECTOR_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Open connections allowed per worker; more wait in the kernel's backlog.
+    #[arg(long, env = "BINSPECTOR_MAX_CONNECTIONS", default_value_t = 2_048)]
+    pub max_connections: usize,
+
+    /// Time a client gets to send its request head (and a TLS handshake to finish).
+    #[arg(long, env = "BINSPECTOR_HEADER_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time a client gets to send a whole request body.
+    #[arg(long, env = "BINSPECTOR_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// How long a capture waits for room in the write queue before it is answered 503.
+    #[arg(long, env = "BINSPECTOR_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub queue_timeout: Duration,
+}
+
+impl Config {
+    /// The storage URL, derived from the data directory unless given.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("binspector.db").display()),
+        }
+    }
+
+    /// The retention window, or `None` when everything is kept.
+    pub fn retention(&self) -> Option<Duration> {
+        (!self.retention.is_zero()).then_some(self.retention)
+    }
+}
+
+/// Parses `10MiB`, `512k`, `1048576` and the like into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 10MiB or 65536"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use B, KiB, MiB or GiB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Parses `30d`, `12h`, `90m`, `45s`, `250ms` or a bare `0` into a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30d, 12h or 90s"))?;
+    let seconds = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        "" => return Err(format!("`{text}` needs a unit: ms, s, m, h, d or w")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` (use ms, s, m, h, d or w)"
+            ))
+        }
+    };
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// Accepts an absolute http(s) URL and drops any trailing slash.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{text}` must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(format!("`{text}` has no host"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The host part of a public URL (`https://bins.example.com:8443/x` gives `bins.example.com`).
+pub fn public_url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_accept_binary_units() {
+        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("512k"), Ok(512 * 1024));
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn durations_accept_common_units() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("3y").is_err());
+    }
+
+    #[test]
+    fn public_url_is_checked_and_its_host_found() {
+        assert_eq!(
+            parse_public_url("https://bins.example.com/"),
+            Ok("https://bins.example.com".to_owned())
+        );
+        assert!(parse_public_url("bins.example.com").is_err());
+        assert_eq!(
+            public_url_host("https://bins.example.com:8443/x"),
+            Some("bins.example.com")
+        );
+        assert_eq!(public_url_host("http://[::1]:80"), Some("::1"));
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let config = Config::parse_from(["binspector"]);
+        assert_eq!(config.listen.to_string(), "0.0.0.0:8443");
+        assert_eq!(config.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(config.max_requests_per_bin, 10_000);
+        assert_eq!(config.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.database_url(), "sqlite://./data/binspector.db");
+    }
+}

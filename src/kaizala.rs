@@ -1,0 +1,290 @@
+//! Recognising Microsoft Kaizala webhook events in JSON bodies: the columns the store
+//! indexes (event type and id, object type and id) and the event family used for colour.
+//!
+//! Real payloads stray from the documentation, so nothing here can fail: a field of the
+//! wrong type is read leniently or left out, and anything unrecognisable is simply `None`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Longest value kept in an indexed column; longer ones are cut (they are still in the body).
+const MAX_FIELD_CHARS: usize = 200;
+
+/// The indexed facts of a Kaizala event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KaizalaEvent {
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+}
+
+/// Kinds of event, each with its own badge colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Messages,
+    Actions,
+    Jobs,
+    Membership,
+    Groups,
+    Unknown,
+}
+
+impl Family {
+    /// The family an event type belongs to.
+    pub fn of(event_type: &str) -> Family {
+        match event_type {
+            "TextMessageCreated" | "AttachmentCreated" | "Announcement" => Family::Messages,
+            "ActionCreated" | "ActionResponse" | "SurveyCreated" | "SurveyResponse" => {
+                Family::Actions
+            }
+            "JobCreated" | "JobResponse" => Family::Jobs,
+            "MemberAdded" | "MemberRemoved" => Family::Membership,
+            "GroupAdded" | "GroupRemoved" => Family::Groups,
+            _ => Family::Unknown,
+        }
+    }
+
+    /// A short name, used as a CSS class suffix and in the legend.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Messages => "messages",
+            Family::Actions => "actions",
+            Family::Jobs => "jobs",
+            Family::Membership => "membership",
+            Family::Groups => "groups",
+            Family::Unknown => "unknown",
+        }
+    }
+}
+
+/// Recognises a Kaizala event in a parsed JSON value: an object with a string `eventType`
+/// and at least one of `eventId`, `objectId` or `objectType`.
+pub fn recognise(value: &Value) -> Option<KaizalaEvent> {
+    let object = value.as_object()?;
+    from_fields(
+        object.get("eventType"),
+        object.get("eventId"),
+        object.get("objectType"),
+        object.get("objectId"),
+    )
+}
+
+/// Recognises a Kaizala event in a raw body without building the whole JSON tree: only the
+/// four top-level fields are kept, the rest is skipped. Agrees with [`recognise`].
+pub fn recognise_bytes(body: &[u8]) -> Option<KaizalaEvent> {
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace())?;
+    if *first != b'{' {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "eventType")]
+        event_type: Option<Value>,
+        #[serde(rename = "eventId")]
+        event_id: Option<Value>,
+        #[serde(rename = "objectType")]
+        object_type: Option<Value>,
+        #[serde(rename = "objectId")]
+        object_id: Option<Value>,
+    }
+    let probe: Probe = serde_json::from_slice(body).ok()?;
+    from_fields(
+        probe.event_type.as_ref(),
+        probe.event_id.as_ref(),
+        probe.object_type.as_ref(),
+        probe.object_id.as_ref(),
+    )
+}
+
+fn from_fields(
+    event_type: Option<&Value>,
+    event_id: Option<&Value>,
+    object_type: Option<&Value>,
+    object_id: Option<&Value>,
+) -> Option<KaizalaEvent> {
+    let event_type = event_type?.as_str()?.trim();
+    if event_type.is_empty() {
+        return None;
+    }
+    let present = |field: Option<&Value>| field.is_some_and(|value| !value.is_null());
+    if !(present(event_id) || present(object_type) || present(object_id)) {
+        return None;
+    }
+    Some(KaizalaEvent {
+        event_type: clip(event_type),
+        event_id: event_id.and_then(scalar_text),
+        object_type: object_type.and_then(scalar_text),
+        object_id: object_id.and_then(scalar_text),
+    })
+}
+
+/// A string or number as text; other shapes are not indexable and give `None`.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.trim().is_empty() => Some(clip(text.trim())),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const EVENT_TYPES: [&str; 13] = [
+        "ActionCreated",
+        "ActionResponse",
+        "SurveyCreated",
+        "JobCreated",
+        "SurveyResponse",
+        "JobResponse",
+        "TextMessageCreated",
+        "AttachmentCreated",
+        "Announcement",
+        "MemberAdded",
+        "MemberRemoved",
+        "GroupAdded",
+        "GroupRemoved",
+    ];
+
+    fn event(event_type: &str, data: Value) -> Value {
+        json!({
+            "objectId": "f2e5c4a1-group",
+            "objectType": "Group",
+            "eventType": event_type,
+            "eventId": format!("evt-{event_type}"),
+            "data": data,
+            "context": "ctx",
+            "fromUser": "+15550100",
+            "fromUserId": "u-1",
+            "fromUserName": "Asha",
+        })
+    }
+
+    /// Both entry points must agree on every input.
+    fn both(value: &Value) -> Option<KaizalaEvent> {
+        let from_value = recognise(value);
+        let from_bytes = recognise_bytes(value.to_string().as_bytes());
+        assert_eq!(
+            from_value, from_bytes,
+            "recognise and recognise_bytes differ"
+        );
+        from_value
+    }
+
+    #[test]
+    fn every_documented_event_type_is_recognised_with_its_family() {
+        for event_type in EVENT_TYPES {
+            let found = both(&event(event_type, json!({}))).expect(event_type);
+            assert_eq!(found.event_type, event_type);
+            assert_eq!(
+                found.event_id.as_deref(),
+                Some(format!("evt-{event_type}").as_str())
+            );
+            assert_eq!(found.object_type.as_deref(), Some("Group"));
+            assert_eq!(found.object_id.as_deref(), Some("f2e5c4a1-group"));
+            assert_ne!(Family::of(event_type), Family::Unknown, "{event_type}");
+        }
+        assert_eq!(Family::of("TextMessageCreated"), Family::Messages);
+        assert_eq!(Family::of("SurveyResponse"), Family::Actions);
+        assert_eq!(Family::of("JobResponse"), Family::Jobs);
+        assert_eq!(Family::of("MemberRemoved"), Family::Membership);
+        assert_eq!(Family::of("GroupAdded"), Family::Groups);
+    }
+
+    #[test]
+    fn documented_data_shapes_are_recognised() {
+        let shapes = [
+            event("TextMessageCreated", json!({"text": "hello"})),
+            event(
+                "SurveyResponse",
+                json!({"actionId": "a", "responseDetails": {"responseWithQuestions": [
+                    {"title": "Q", "type": "Text", "answer": "yes", "isInvisible": false}]}}),
+            ),
+            event(
+                "JobResponse",
+                json!({"responseDetails": {"response": {"assignee": "+1", "isCompleted": true}}}),
+            ),
+            event(
+                "MemberAdded",
+                json!({"member": "+1", "memberName": "B", "type": "Member"}),
+            ),
+        ];
+        for shape in &shapes {
+            assert!(both(shape).is_some(), "{shape}");
+        }
+    }
+
+    #[test]
+    fn unknown_event_types_are_still_events() {
+        let found = both(&event("PollClosedSomeday", json!(null))).expect("recognised");
+        assert_eq!(found.event_type, "PollClosedSomeday");
+        assert_eq!(Family::of(&found.event_type), Family::Unknown);
+    }
+
+    #[test]
+    fn odd_field_types_are_read_leniently() {
+        let value = json!({"eventType": "TextMessageCreated", "eventId": 12345,
+                           "objectType": ["Group"], "objectId": {"id": 1}});
+        let found = both(&value).expect("recognised");
+        assert_eq!(found.event_id.as_deref(), Some("12345"));
+        assert_eq!(found.object_type, None);
+        assert_eq!(found.object_id, None);
+    }
+
+    #[test]
+    fn not_kaizala_gives_none() {
+        let cases = [
+            json!(null),
+            json!([1, 2, 3]),
+            json!("TextMessageCreated"),
+            json!(42),
+            json!({}),
+            json!({"eventType": "TextMessageCreated"}),
+            json!({"eventType": 7, "eventId": "x"}),
+            json!({"eventType": "  ", "eventId": "x"}),
+            json!({"eventType": "TextMessageCreated", "eventId": null}),
+            // Azure Event Grid also says eventType, but has none of Kaizala's ids.
+            json!({"id": "1", "eventType": "Microsoft.Storage.BlobCreated", "subject": "/x"}),
+        ];
+        for case in &cases {
+            assert_eq!(both(case), None, "{case}");
+        }
+    }
+
+    #[test]
+    fn malformed_and_hostile_bytes_give_none() {
+        let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+        let cases: [&[u8]; 7] = [
+            b"",
+            b"   ",
+            b"{\"eventType\": \"TextMessageCreated\", \"eventId\": ",
+            b"{not json}",
+            &[0xff, 0xfe, 0x00, 0x7b],
+            b"{\"eventType\":\"\\ud800\",\"eventId\":\"x\"}",
+            deep.as_bytes(),
+        ];
+        for case in cases {
+            let _ = recognise_bytes(case);
+        }
+        assert_eq!(recognise_bytes(deep.as_bytes()), None);
+        assert_eq!(recognise_bytes(b"{not json}"), None);
+    }
+
+    #[test]
+    fn long_values_are_clipped() {
+        let long = "x".repeat(5_000);
+        let found = both(&json!({"eventType": long, "eventId": long})).expect("recognised");
+        assert_eq!(found.event_type.chars().count(), MAX_FIELD_CHARS);
+        assert_eq!(found.event_id.map(|id| id.len()), Some(MAX_FIELD_CHARS));
+    }
+}

@@ -1,0 +1,61 @@
+//! The route table shared by the server and the tests, the state handlers receive, and the
+//! small helpers every page and API answer uses.
+
+mod api;
+
+use std::{path::Path, sync::Arc};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::{capture, config::Config, error::AppError, store::Store};
+
+/// What every handler receives.
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// The base of capture URLs: `--public-url`, else the scheme and Host this request came with.
+    pub fn base_url(&self, req: &HttpRequest) -> String {
+        match &self.config.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            }
+        }
+    }
+}
+
+/// Registers every route. Specific paths come first; the capture routes catch the rest.
+pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
+    cfg.route("/healthz", web::get().to(health))
+        .service(actix_files::Files::new("/static", static_dir).prefer_utf8(true))
+        .service(api::scope())
+        .service(
+            web::resource(["/{bin}", "/{bin}/{tail:.*}"])
+                .name("capture")
+                .route(web::route().to(capture::capture)),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// `GET /healthz`: 200 when the store answers.
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ok\n"),
+        Err(err) => {
+            tracing::error!(error = %err, "health check: store did not answer");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("store unavailable\n")
+        }
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
