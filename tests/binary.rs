@@ -1,0 +1,275 @@
+//! End-to-end tests of the real `binspector` binary over HTTPS: the README's flow, durability
+//! across SIGKILL, a graceful restart, and startup errors that read as one sentence.
+
+mod common;
+
+use std::{
+    collections::HashSet,
+    process::Command,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use common::{all_requests, client, kaizala_event, RunningBinary};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn the_readme_flow_works_against_the_real_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = RunningBinary::start(&data, &[]);
+    let client = client();
+    let base = &server.base;
+
+    let bin: Value = client
+        .post(format!("{base}/api/v1/bins"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let capture_url = bin["capture_url"].as_str().unwrap();
+    assert!(capture_url.starts_with("https://127.0.0.1:"));
+
+    let handshake = client
+        .post(format!("{capture_url}?validationToken=abc123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.status(), 200);
+    assert_eq!(handshake.text().await.unwrap(), "abc123");
+
+    let event = kaizala_event(
+        "TextMessageCreated",
+        "evt-42",
+        json!({"text": "Hello group"}),
+    );
+    let stored = client
+        .post(capture_url)
+        .header("kz-callback-token", "tok")
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+
+    let requests = all_requests(&client, base, bin["id"].as_str().unwrap()).await;
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0]["kaizala"]["event_type"], "TextMessageCreated");
+    let body: Value = serde_json::from_str(requests[0]["body_text"].as_str().unwrap()).unwrap();
+    assert_eq!(body, event);
+    assert_eq!(requests[1]["outcome"], "handshake");
+
+    // The self-signed certificate was generated into the data directory.
+    assert!(data.join("tls/cert.pem").exists());
+    assert!(data.join("binspector.db").exists());
+}
+
+#[tokio::test]
+async fn every_acknowledged_capture_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = RunningBinary::start(&data, &[]);
+    let client = client();
+    let base = server.base.clone();
+    let bin: Value = client
+        .post(format!("{base}/api/v1/bins"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bin_id = bin["id"].as_str().unwrap().to_owned();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for sender in 0..32 {
+        let client = client.clone();
+        let url = format!("{base}/{bin_id}/sender/{sender}");
+        let stop = stop.clone();
+        senders.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let sent = client.post(&url).body(format!("message {n}")).send().await;
+                let Ok(response) = sent else { break };
+                if !response.status().is_success() {
+                    continue;
+                }
+                match response.json::<Value>().await {
+                    Ok(answer) => acknowledged.push(answer["id"].as_str().unwrap().to_owned()),
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    server.signal("KILL");
+    server.wait();
+    stop.store(true, Ordering::Relaxed);
+    let mut acknowledged = HashSet::new();
+    for sender in senders {
+        acknowledged.extend(sender.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() > 100,
+        "only {} captures were acknowledged",
+        acknowledged.len()
+    );
+
+    let restarted = RunningBinary::start(&data, &[]);
+    let stored: HashSet<String> = all_requests(&client, &restarted.base, &bin_id)
+        .await
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let lost: Vec<_> = acknowledged.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged captures lost: {lost:?}",
+        lost.len()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_exits_cleanly_and_a_restart_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = RunningBinary::start(&data, &[]);
+    let client = client();
+    let bin: Value = client
+        .post(format!("{}/api/v1/bins", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bin_id = bin["id"].as_str().unwrap().to_owned();
+    for n in 0..20 {
+        let response = client
+            .post(format!("{}/{bin_id}", server.base))
+            .body(format!("n={n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let cert_before = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    server.signal("TERM");
+    let status = server.wait();
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+
+    let restarted = RunningBinary::start(&data, &[]);
+    let requests = all_requests(&client, &restarted.base, &bin_id).await;
+    assert_eq!(requests.len(), 20);
+    assert_eq!(requests[0]["body_text"], "n=19");
+    let cert_after = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    assert_eq!(
+        cert_before, cert_after,
+        "the certificate is reused, not regenerated"
+    );
+}
+
+/// Runs the binary with arguments that must stop startup; returns its stderr.
+fn failed_start(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_binspector"))
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} should fail");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one sentence, got: {stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn bad_flags_stop_startup_with_one_clear_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let missing_cert = failed_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ]);
+    assert!(
+        missing_cert.contains("/nonexistent/cert.pem"),
+        "{missing_cert}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let in_use = failed_start(&["--listen", &format!("127.0.0.1:{port}"), "--data-dir", data]);
+    assert!(in_use.contains("already in use"), "{in_use}");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let under_file = file.join("data");
+    let unwritable = failed_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        under_file.to_str().unwrap(),
+    ]);
+    assert!(unwritable.contains("data directory"), "{unwritable}");
+}
+
+#[test]
+fn a_real_certificate_can_be_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.path().join("chain.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, pair.cert.pem()).unwrap();
+    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+    let data = dir.path().join("data");
+    let server = RunningBinary::start(
+        &data,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.base.starts_with("https://"));
+    assert!(
+        !data.join("tls/cert.pem").exists(),
+        "no certificate generated when one is given"
+    );
+
+    // A key that does not match the certificate is refused at startup.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
+    let mismatch = failed_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(mismatch.contains("does not fit"), "{mismatch}");
+}

@@ -1,0 +1,232 @@
+//! Test helpers: an in-process binspector on free ports with its own temporary database, the
+//! real binary started as a user would, and an HTTPS client that trusts the self-signed cert.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use binspector::{config::Config, startup::Application};
+use clap::Parser;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A running in-process binspector.
+pub struct TestApp {
+    pub base: String,
+    pub http_base: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    pub handle: actix_web::dev::ServerHandle,
+    pub store: binspector::store::Store,
+}
+
+/// The repository's static directory, whatever the working directory.
+pub fn static_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("static")
+}
+
+/// A client that accepts binspector's self-signed certificate and never follows redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Starts binspector in-process with extra flags; HTTPS and HTTP both on free ports.
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = vec![
+        "binspector".to_owned(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--http-listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--data-dir".to_owned(),
+        dir.path().display().to_string(),
+        "--static-dir".to_owned(),
+        static_dir().display().to_string(),
+        "--workers".to_owned(),
+        "2".to_owned(),
+    ];
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let config = Config::parse_from(args);
+    let app = Application::build(config).await.expect("app builds");
+    let base = format!("https://127.0.0.1:{}", app.https_port());
+    let http_base = format!("http://127.0.0.1:{}", app.http_port().expect("http port"));
+    let handle = app.server_handle();
+    let store = app.store().clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        http_base,
+        client: client(),
+        dir,
+        handle,
+        store,
+    }
+}
+
+/// Starts binspector in-process with default limits.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+impl TestApp {
+    /// Creates a bin through the API and returns its JSON.
+    pub async fn create_bin(&self) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/bins", self.base))
+            .send()
+            .await
+            .expect("create bin");
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("bin json")
+    }
+
+    /// Creates a bin and returns its id.
+    pub async fn bin_id(&self) -> String {
+        self.create_bin().await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    /// GET on a path, returning the JSON body (panics unless 200).
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// All requests of a bin, newest first, following `next_before`.
+    pub async fn all_requests(&self, bin: &str) -> Vec<Value> {
+        all_requests(&self.client, &self.base, bin).await
+    }
+}
+
+/// All requests of a bin on any server, following `next_before`.
+pub async fn all_requests(client: &reqwest::Client, base: &str, bin: &str) -> Vec<Value> {
+    let mut found = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{base}/api/v1/bins/{bin}/requests?limit=500&before={before}"
+            ))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("list json");
+        found.extend(
+            page["requests"]
+                .as_array()
+                .expect("requests")
+                .iter()
+                .cloned(),
+        );
+        match page["next_before"].as_str() {
+            Some(next) => before = next.to_owned(),
+            None => return found,
+        }
+    }
+}
+
+/// A Kaizala callback body.
+pub fn kaizala_event(event_type: &str, event_id: &str, data: Value) -> Value {
+    serde_json::json!({
+        "objectId": "5b7c0a3e-group",
+        "objectType": "Group",
+        "eventType": event_type,
+        "eventId": event_id,
+        "data": data,
+        "context": "registered-from-tests",
+        "fromUser": "+15550100",
+        "fromUserId": "u-asha",
+        "fromUserName": "Asha Rao",
+        "fromUserProfilePic": "https://kaizala.example/pic/asha.png",
+    })
+}
+
+/// The real `binspector` binary, started as a user would.
+pub struct RunningBinary {
+    pub child: Child,
+    pub base: String,
+    pub stderr: PathBuf,
+}
+
+impl RunningBinary {
+    /// Starts the binary on a free port with `data_dir`, waiting for its "open" line.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> RunningBinary {
+        let stderr = data_dir.with_extension("stderr.log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_binspector"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--static-dir")
+            .arg(static_dir())
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("startup line");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned();
+        assert!(
+            url.starts_with("https://127.0.0.1:"),
+            "unexpected startup line {line:?}; stderr: {}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
+        RunningBinary {
+            child,
+            base: url,
+            stderr,
+        }
+    }
+
+    /// Sends a signal by name (TERM, KILL) to the process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
