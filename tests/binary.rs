@@ -184,7 +184,7 @@ fn failed_start(args: &[&str]) -> String {
         .args(args)
         .env("RUST_LOG", "off")
         .output()
-        .unwrap();
+        .expect("the binary runs");
     assert!(!output.status.success(), "{args:?} should fail");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{stderr}");
