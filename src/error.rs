@@ -33,6 +33,9 @@ pub enum AppError {
     /// The database failed.
     #[error("something went wrong on our side")]
     Database(#[from] sqlx::Error),
+    /// A page template failed to render.
+    #[error("something went wrong on our side")]
+    Render(#[from] askama::Error),
     /// A write failed; the writer logged why.
     #[error("something went wrong on our side")]
     WriteFailed,
@@ -66,14 +69,18 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::CrossSite => StatusCode::FORBIDDEN,
             AppError::Busy | AppError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) | AppError::WriteFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Database(_) | AppError::Render(_) | AppError::WriteFailed => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     /// JSON by default; the pages middleware swaps in an HTML page for browsers.
     fn error_response(&self) -> HttpResponse {
-        if let AppError::Database(cause) = self {
-            tracing::error!(error = %cause, "database error");
+        match self {
+            AppError::Database(cause) => tracing::error!(error = %cause, "database error"),
+            AppError::Render(cause) => tracing::error!(error = %cause, "template error"),
+            _ => {}
         }
         let status = self.status_code();
         let message = self.to_string();

@@ -10,6 +10,8 @@ pub mod config;
 pub mod error;
 /// Recognising and summarising Kaizala webhook events.
 pub mod kaizala;
+/// Body views computed as data: JSON tokens, form fields, multipart parts, hex rows.
+pub mod render;
 /// Opening the store, TLS, listeners, background tasks and shutdown.
 pub mod startup;
 /// SQLite storage: the pool, migrations, the single writer task and read queries.

@@ -16,7 +16,7 @@ use crate::{
     config::Config,
     store::{spawn_sweeper, Store},
     tls,
-    web::{routes, AppState},
+    web::{html_errors, routes, security_headers, AppState},
 };
 
 /// How often the sweeper enforces retention and the per-bin cap.
@@ -44,6 +44,7 @@ pub struct Application {
     server: Server,
     store: Store,
     sweeper: JoinHandle<()>,
+    signals: JoinHandle<()>,
     https_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
     public_url: Option<String>,
@@ -78,15 +79,18 @@ impl Application {
         );
 
         let config = Arc::new(config);
+        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
             store: store.clone(),
             config: config.clone(),
+            shutdown,
         });
         let static_dir = config.static_dir.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(middleware::from_fn(html_errors))
+                .wrap(security_headers())
                 .configure(|cfg| routes(cfg, &static_dir))
         })
         .max_connections(config.max_connections)
@@ -94,7 +98,9 @@ impl Application {
         .tls_handshake_timeout(config.header_timeout)
         .client_disconnect_timeout(Duration::from_secs(1))
         .keep_alive(Duration::from_secs(30))
-        .shutdown_timeout(10);
+        .shutdown_timeout(10)
+        // Signals are handled below so live streams can be told to end first.
+        .disable_signals();
         if let Some(workers) = config.workers {
             server = server.workers(workers.max(1));
         }
@@ -107,8 +113,11 @@ impl Application {
                 .map_err(|err| bind_error(addr, &err))?;
         }
 
+        let server = server.run();
+        let signals = tokio::spawn(stop_on_signal(server.handle(), shutdown_tx));
         Ok(Application {
-            server: server.run(),
+            server,
+            signals,
             store,
             sweeper,
             https_addr,
@@ -156,6 +165,7 @@ impl Application {
     /// writer and returns.
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let served = self.server.await;
+        self.signals.abort();
         self.sweeper.abort();
         self.store.close().await;
         tracing::info!("binspector stopped");
@@ -166,6 +176,35 @@ impl Application {
     pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// Waits for SIGINT or SIGTERM, ends live streams, then stops the server gracefully: it stops
+/// accepting and lets in-flight requests (and their captures) finish.
+async fn stop_on_signal(
+    server: actix_web::dev::ServerHandle,
+    shutdown: tokio::sync::watch::Sender<bool>,
+) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("interrupted; shutting down"),
+        _ = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+    let _ = shutdown.send(true);
+    server.stop(true).await;
 }
 
 fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {

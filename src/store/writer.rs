@@ -25,6 +25,7 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 pub struct Arrival {
     pub bin_id: String,
     pub request_id: i64,
+    pub event_type: Option<String>,
 }
 
 /// Why a write was not done.
@@ -270,6 +271,7 @@ impl Writer {
                 for (id, request, ack) in captures {
                     if inserted.contains(&id) {
                         let _ = self.arrivals.send(Arrival {
+                            event_type: request.kaizala.map(|event| event.event_type),
                             bin_id: request.bin_id,
                             request_id: id,
                         });

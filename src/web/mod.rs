@@ -2,6 +2,13 @@
 //! small helpers every page and API answer uses.
 
 mod api;
+mod errors;
+mod events;
+mod pages;
+mod view;
+
+pub use errors::{html_errors, security_headers};
+pub use view::{human_size, RequestCard};
 
 use std::{path::Path, sync::Arc};
 
@@ -13,6 +20,8 @@ use crate::{capture, config::Config, error::AppError, store::Store};
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// Turns true when the server begins to shut down, so live streams can end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -33,6 +42,25 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     cfg.route("/healthz", web::get().to(health))
         .service(actix_files::Files::new("/static", static_dir).prefer_utf8(true))
         .service(api::scope())
+        .route("/", web::get().to(pages::home))
+        .route("/bins", web::post().to(pages::create_bin))
+        .service(
+            web::scope("/inspect")
+                .route("/{bin}", web::get().to(pages::inspect))
+                .route("/{bin}/events", web::get().to(events::events))
+                .route("/{bin}/clear", web::post().to(pages::clear_form))
+                .route("/{bin}/delete", web::post().to(pages::delete_form))
+                .route(
+                    "/{bin}/cards/{request}",
+                    web::get().to(pages::card_fragment),
+                )
+                .route("/{bin}/{request}", web::get().to(pages::inspect_request))
+                .route(
+                    "/{bin}/{request}/delete",
+                    web::post().to(pages::delete_request_form),
+                )
+                .default_service(web::to(not_found)),
+        )
         .service(
             web::resource(["/{bin}", "/{bin}/{tail:.*}"])
                 .name("capture")

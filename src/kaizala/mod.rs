@@ -4,6 +4,9 @@
 //! Real payloads stray from the documentation, so nothing here can fail: a field of the
 //! wrong type is read leniently or left out, and anything unrecognisable is simply `None`.
 
+/// Summaries of Kaizala events for the inspect page.
+pub mod summary;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -1,0 +1,892 @@
+//! Unit tests for Kaizala summaries: every documented event type, odd shapes and hostile values.
+use super::*;
+use serde_json::json;
+
+fn event(event_type: &str, data: Value) -> Value {
+    json!({
+        "objectId": "f2e5c4a1-group",
+        "objectType": "Group",
+        "eventType": event_type,
+        "eventId": format!("evt-{event_type}"),
+        "data": data,
+        "context": "ctx-42",
+        "fromUser": "+15550100",
+        "fromUserId": "u-1",
+        "fromUserName": "Asha",
+        "fromUserProfilePic": "https://kaizala.example/pics/asha.jpg",
+    })
+}
+
+fn details_of(event_type: &str, data: Value) -> Details {
+    summarise(&event(event_type, data)).unwrap().details
+}
+
+fn web(url: &str) -> Link {
+    Link {
+        text: url.to_owned(),
+        href: Some(url.to_owned()),
+    }
+}
+
+fn survey_data() -> Value {
+    json!({
+        "actionId": "act-1",
+        "groupId": "grp-1",
+        "responseId": "resp-1",
+        "responder": "+15550111",
+        "responderName": "Bina",
+        "responderProfilePic": "https://kaizala.example/pics/bina.jpg",
+        "isAnonymous": false,
+        "isUpdateResponse": true,
+        "responseDetails": {"responseWithQuestions": [
+            {"title": "Name", "type": "Text", "options": [], "answer": "Bina", "isInvisible": false},
+            {"title": "Colour", "type": "SingleOption",
+             "options": [{"title": "Red"}, {"title": "Blue"}], "answer": [{"title": "Blue"}],
+             "isInvisible": false},
+            {"title": "Count", "type": "Numeric", "options": [], "answer": 3, "isInvisible": false},
+            {"title": "Where", "type": "Location", "answer": {"lt": 1.5, "lg": 2.5},
+             "isInvisible": true},
+        ]},
+    })
+}
+
+fn assert_response(details: Details) -> Vec<Question> {
+    let Details::Response {
+        action_id,
+        group_id,
+        response_id,
+        responder,
+        anonymous,
+        update,
+        questions,
+    } = details
+    else {
+        panic!("not a response: {details:?}");
+    };
+    assert_eq!(action_id.as_deref(), Some("act-1"));
+    assert_eq!(group_id.as_deref(), Some("grp-1"));
+    assert_eq!(response_id.as_deref(), Some("resp-1"));
+    let responder = responder.unwrap();
+    assert_eq!(responder.name.as_deref(), Some("Bina"));
+    assert_eq!(responder.phone.as_deref(), Some("+15550111"));
+    assert_eq!(
+        responder.picture,
+        Some(web("https://kaizala.example/pics/bina.jpg"))
+    );
+    assert_eq!(anonymous, Some(false));
+    assert_eq!(update, Some(true));
+    questions
+}
+
+#[test]
+fn text_message_created_shows_sender_and_text() {
+    let summary = summarise(&event("TextMessageCreated", json!({"text": "hello"}))).unwrap();
+    assert_eq!(summary.event_type, "TextMessageCreated");
+    assert_eq!(summary.family, Family::Messages);
+    assert_eq!(summary.family_name(), "messages");
+    assert_eq!(summary.object_type.as_deref(), Some("Group"));
+    assert_eq!(summary.object_id.as_deref(), Some("f2e5c4a1-group"));
+    assert_eq!(summary.event_id.as_deref(), Some("evt-TextMessageCreated"));
+    assert_eq!(summary.context.as_deref(), Some("ctx-42"));
+    let sender = summary.sender.unwrap();
+    assert_eq!(sender.name.as_deref(), Some("Asha"));
+    assert_eq!(sender.phone.as_deref(), Some("+15550100"));
+    assert_eq!(sender.id.as_deref(), Some("u-1"));
+    assert_eq!(
+        sender.picture,
+        Some(web("https://kaizala.example/pics/asha.jpg"))
+    );
+    assert_eq!(
+        summary.details,
+        Details::Message {
+            text: Some("hello".to_owned())
+        }
+    );
+    assert_eq!(summary.details.name(), "message");
+}
+
+#[test]
+fn attachment_created_shows_media() {
+    let details = details_of(
+        "AttachmentCreated",
+        json!({
+            "actionType": "Image",
+            "caption": "the view",
+            "media": [{"mediaUrl": "https://cdn.example/a.jpg", "mediaFileName": "a.jpg"}],
+        }),
+    );
+    assert_eq!(details.name(), "attachment");
+    assert_eq!(
+        details,
+        Details::Attachment {
+            action_type: Some("Image".to_owned()),
+            caption: Some("the view".to_owned()),
+            media: vec![Media {
+                file_name: Some("a.jpg".to_owned()),
+                link: Some(web("https://cdn.example/a.jpg")),
+            }],
+        }
+    );
+}
+
+#[test]
+fn announcement_reads_both_media_spellings() {
+    let details = details_of(
+        "Announcement",
+        json!({
+            "title": "Road closed",
+            "text": "Use the north gate",
+            "media": [
+                {"url": "https://cdn.example/map.png", "fileName": "map.png"},
+                {"mediaUrl": "https://cdn.example/b.pdf", "mediaFileName": "b.pdf"},
+            ],
+        }),
+    );
+    assert_eq!(details.name(), "announcement");
+    let Details::Announcement { title, text, media } = details else {
+        panic!("not an announcement");
+    };
+    assert_eq!(title.as_deref(), Some("Road closed"));
+    assert_eq!(text.as_deref(), Some("Use the north gate"));
+    let names: Vec<_> = media.iter().map(|m| m.file_name.as_deref()).collect();
+    assert_eq!(names, [Some("map.png"), Some("b.pdf")]);
+    assert_eq!(media[0].link, Some(web("https://cdn.example/map.png")));
+    assert_eq!(media[1].link, Some(web("https://cdn.example/b.pdf")));
+}
+
+#[test]
+fn job_created_shows_title_due_date_and_assignees() {
+    let summary = summarise(&event(
+        "JobCreated",
+        json!({
+            "title": "Fix the fence",
+            "actionId": "job-1",
+            "groupId": "grp-1",
+            "dueDate": 1_795_733_333_123_u64,
+            "assignedTo": ["+15550111", "+15550112"],
+        }),
+    ))
+    .unwrap();
+    assert_eq!(summary.family, Family::Jobs);
+    assert_eq!(summary.details.name(), "job-created");
+    assert_eq!(
+        summary.details,
+        Details::JobCreated {
+            title: Some("Fix the fence".to_owned()),
+            action_id: Some("job-1".to_owned()),
+            group_id: Some("grp-1".to_owned()),
+            due_date: Some("2026-11-26 22:48 UTC".to_owned()),
+            assigned_to: vec!["+15550111".to_owned(), "+15550112".to_owned()],
+        }
+    );
+}
+
+#[test]
+fn job_response_shows_assignee_and_completion() {
+    let details = details_of(
+        "JobResponse",
+        json!({
+            "actionId": "job-1",
+            "groupId": "grp-1",
+            "responseId": "resp-9",
+            "responseDetails": {"response": {
+                "assignee": "+15550111",
+                "assigneeName": "Bina",
+                "assigneeProfilePic": "https://kaizala.example/pics/bina.jpg",
+                "isCompleted": true,
+            }},
+        }),
+    );
+    assert_eq!(details.name(), "job-response");
+    assert_eq!(
+        details,
+        Details::JobResponse {
+            action_id: Some("job-1".to_owned()),
+            group_id: Some("grp-1".to_owned()),
+            response_id: Some("resp-9".to_owned()),
+            assignee: Some(Person {
+                name: Some("Bina".to_owned()),
+                phone: Some("+15550111".to_owned()),
+                id: None,
+                picture: Some(web("https://kaizala.example/pics/bina.jpg")),
+            }),
+            completed: Some(true),
+        }
+    );
+}
+
+#[test]
+fn job_response_reads_string_completion_and_flat_assignee() {
+    let details = details_of(
+        "JobResponse",
+        json!({"assignee": "+15550111", "isCompleted": "FALSE"}),
+    );
+    let Details::JobResponse {
+        assignee,
+        completed,
+        ..
+    } = details
+    else {
+        panic!("not a job response");
+    };
+    assert_eq!(assignee.unwrap().phone.as_deref(), Some("+15550111"));
+    assert_eq!(completed, Some(false));
+}
+
+#[test]
+fn action_created_has_questions_and_no_responder() {
+    let summary = summarise(&event(
+        "ActionCreated",
+        json!({
+            "actionId": "act-1",
+            "groupId": "grp-1",
+            "responseDetails": {"responseWithQuestions": [
+                {"title": "Attending?", "type": "SingleOption", "options": ["Yes", "No"]},
+            ]},
+        }),
+    ))
+    .unwrap();
+    assert_eq!(summary.family, Family::Actions);
+    assert_eq!(summary.details.name(), "response");
+    assert_eq!(
+        summary.details,
+        Details::Response {
+            action_id: Some("act-1".to_owned()),
+            group_id: Some("grp-1".to_owned()),
+            response_id: None,
+            responder: None,
+            anonymous: None,
+            update: None,
+            questions: vec![Question {
+                title: "Attending?".to_owned(),
+                kind: Some("SingleOption".to_owned()),
+                answer: String::new(),
+                options: vec!["Yes".to_owned(), "No".to_owned()],
+                hidden: false,
+            }],
+        }
+    );
+}
+
+#[test]
+fn survey_created_has_no_responder() {
+    let details = details_of(
+        "SurveyCreated",
+        json!({"actionId": "srv-1", "groupId": "grp-1", "isAnonymous": true}),
+    );
+    let Details::Response {
+        action_id,
+        responder,
+        anonymous,
+        questions,
+        ..
+    } = details
+    else {
+        panic!("not a response");
+    };
+    assert_eq!(action_id.as_deref(), Some("srv-1"));
+    assert_eq!(responder, None);
+    assert_eq!(anonymous, Some(true));
+    assert!(questions.is_empty());
+}
+
+#[test]
+fn action_response_shows_responder_and_answers() {
+    let questions = assert_response(details_of("ActionResponse", survey_data()));
+    assert_eq!(questions.len(), 4);
+    assert_eq!(questions[0].answer, "Bina");
+}
+
+#[test]
+fn survey_response_shows_question_titles_answers_and_hidden_flags() {
+    let questions = assert_response(details_of("SurveyResponse", survey_data()));
+    let titles: Vec<_> = questions.iter().map(|q| q.title.as_str()).collect();
+    assert_eq!(titles, ["Name", "Colour", "Count", "Where"]);
+    let answers: Vec<_> = questions.iter().map(|q| q.answer.as_str()).collect();
+    assert_eq!(answers, ["Bina", "Blue", "3", r#"{"lg":2.5,"lt":1.5}"#]);
+    let hidden: Vec<_> = questions.iter().map(|q| q.hidden).collect();
+    assert_eq!(hidden, [false, false, false, true]);
+    assert_eq!(questions[1].kind.as_deref(), Some("SingleOption"));
+    assert_eq!(questions[1].options, ["Red", "Blue"]);
+}
+
+#[test]
+fn member_added_shows_member_and_role() {
+    let summary = summarise(&event(
+        "MemberAdded",
+        json!({
+            "member": "+15550199",
+            "memberName": "Chen",
+            "memberProfilePic": "https://kaizala.example/pics/chen.jpg",
+            "type": "Admin",
+        }),
+    ))
+    .unwrap();
+    assert_eq!(summary.family, Family::Membership);
+    assert_eq!(summary.details.name(), "member");
+    assert_eq!(
+        summary.details,
+        Details::Member {
+            member: Person {
+                name: Some("Chen".to_owned()),
+                phone: Some("+15550199".to_owned()),
+                id: None,
+                picture: Some(web("https://kaizala.example/pics/chen.jpg")),
+            },
+            role: Some("Admin".to_owned()),
+        }
+    );
+}
+
+#[test]
+fn member_removed_shows_member_and_role() {
+    let details = details_of(
+        "MemberRemoved",
+        json!({"member": "+15550199", "memberName": "Chen", "type": "Member"}),
+    );
+    let Details::Member { member, role } = details else {
+        panic!("not a member event");
+    };
+    assert_eq!(member.name.as_deref(), Some("Chen"));
+    assert_eq!(member.phone.as_deref(), Some("+15550199"));
+    assert_eq!(role.as_deref(), Some("Member"));
+}
+
+#[test]
+fn member_event_without_member_fields_has_an_empty_person() {
+    let details = details_of("MemberAdded", json!({"unexpected": 1}));
+    assert_eq!(
+        details,
+        Details::Member {
+            member: Person::default(),
+            role: None
+        }
+    );
+}
+
+#[test]
+fn group_added_and_removed_are_raw() {
+    for event_type in ["GroupAdded", "GroupRemoved"] {
+        let summary =
+            summarise(&event(event_type, json!({"groupId": "g", "name": "Team"}))).unwrap();
+        assert_eq!(summary.family, Family::Groups);
+        assert_eq!(summary.details, Details::Raw);
+        assert_eq!(summary.details.name(), "raw");
+        assert_eq!(summary.sender.unwrap().name.as_deref(), Some("Asha"));
+    }
+}
+
+#[test]
+fn data_that_is_not_an_object_is_raw() {
+    for data in [json!(null), json!("hello"), json!(["hello"]), json!(7)] {
+        let summary = summarise(&event("TextMessageCreated", data.clone())).unwrap();
+        assert_eq!(summary.details, Details::Raw, "{data}");
+        assert_eq!(summary.event_id.as_deref(), Some("evt-TextMessageCreated"));
+    }
+    let mut missing = event("TextMessageCreated", json!(null));
+    missing.as_object_mut().unwrap().remove("data");
+    assert_eq!(summarise(&missing).unwrap().details, Details::Raw);
+}
+
+#[test]
+fn unknown_event_type_is_raw_with_badge_info() {
+    let summary = summarise(&event("PollClosed", json!({"text": "x"}))).unwrap();
+    assert_eq!(summary.event_type, "PollClosed");
+    assert_eq!(summary.family, Family::Unknown);
+    assert_eq!(summary.family_name(), "unknown");
+    assert_eq!(summary.event_id.as_deref(), Some("evt-PollClosed"));
+    assert_eq!(summary.object_type.as_deref(), Some("Group"));
+    assert_eq!(summary.details, Details::Raw);
+}
+
+#[test]
+fn non_kaizala_json_is_none() {
+    for value in [
+        json!(null),
+        json!("TextMessageCreated"),
+        json!([{"eventType": "TextMessageCreated", "eventId": "x"}]),
+        json!({}),
+        json!({"eventType": "TextMessageCreated"}),
+        json!({"id": "1", "eventType": "Microsoft.Storage.BlobCreated", "subject": "/x"}),
+        json!({"action": "opened", "pull_request": {}}),
+    ] {
+        assert_eq!(summarise(&value), None, "{value}");
+    }
+}
+
+#[test]
+fn text_fields_accept_numbers_and_show_other_shapes_as_json() {
+    let text_of = |value: Value| match details_of("TextMessageCreated", json!({"text": value})) {
+        Details::Message { text } => text,
+        other => panic!("not a message: {other:?}"),
+    };
+    assert_eq!(text_of(json!(42)).as_deref(), Some("42"));
+    assert_eq!(text_of(json!(-1.5)).as_deref(), Some("-1.5"));
+    assert_eq!(text_of(json!("  padded  ")).as_deref(), Some("padded"));
+    assert_eq!(text_of(json!("   ")), None);
+    assert_eq!(text_of(json!(null)), None);
+    assert_eq!(text_of(json!(true)).as_deref(), Some("true"));
+    assert_eq!(
+        text_of(json!({"a": [1, "b"]})).as_deref(),
+        Some(r#"{"a":[1,"b"]}"#)
+    );
+}
+
+#[test]
+fn sender_is_none_when_absent_and_accepts_numbers() {
+    let bare = json!({"eventType": "TextMessageCreated", "eventId": "e"});
+    let summary = summarise(&bare).unwrap();
+    assert_eq!(summary.sender, None);
+    assert_eq!(summary.context, None);
+    assert_eq!(summary.details, Details::Raw);
+
+    let numeric = json!({"eventType": "TextMessageCreated", "eventId": "e",
+                         "fromUser": 15_550_100, "fromUserName": ""});
+    let sender = summarise(&numeric).unwrap().sender.unwrap();
+    assert_eq!(sender.phone.as_deref(), Some("15550100"));
+    assert_eq!(sender.name, None);
+}
+
+#[test]
+fn context_keeps_strings_and_compacts_other_json() {
+    let with_context = |context: Value| {
+        let mut value = event("TextMessageCreated", json!({}));
+        value["context"] = context;
+        summarise(&value).unwrap().context
+    };
+    assert_eq!(with_context(json!(" a b ")).as_deref(), Some(" a b "));
+    assert_eq!(
+        with_context(json!({"k": [1, 2]})).as_deref(),
+        Some(r#"{"k":[1,2]}"#)
+    );
+    assert_eq!(with_context(json!(5)).as_deref(), Some("5"));
+    assert_eq!(with_context(json!(null)), None);
+    assert_eq!(with_context(json!("")), None);
+}
+
+#[test]
+fn media_not_an_array_is_read_leniently() {
+    let media_of = |media: Value| match details_of("AttachmentCreated", json!({"media": media})) {
+        Details::Attachment { media, .. } => media,
+        other => panic!("not an attachment: {other:?}"),
+    };
+    assert_eq!(
+        media_of(json!({"mediaUrl": "https://cdn.example/x", "mediaFileName": "x"})),
+        [Media {
+            file_name: Some("x".to_owned()),
+            link: Some(web("https://cdn.example/x")),
+        }]
+    );
+    assert_eq!(
+        media_of(json!("https://cdn.example/y")),
+        [Media {
+            file_name: None,
+            link: Some(web("https://cdn.example/y")),
+        }]
+    );
+    assert!(media_of(json!(12)).is_empty());
+    assert!(media_of(json!(true)).is_empty());
+    assert!(media_of(json!(null)).is_empty());
+}
+
+#[test]
+fn media_items_of_odd_shapes() {
+    let details = details_of(
+        "AttachmentCreated",
+        json!({"media": [
+            "https://cdn.example/s.jpg",
+            "not a url",
+            null,
+            {},
+            {"mediaFileName": 7, "mediaUrl": ["https://cdn.example/z"]},
+            42,
+        ]}),
+    );
+    let Details::Attachment { media, .. } = details else {
+        panic!("not an attachment");
+    };
+    assert_eq!(
+        media,
+        [
+            Media {
+                file_name: None,
+                link: Some(web("https://cdn.example/s.jpg")),
+            },
+            Media {
+                file_name: None,
+                link: Some(Link {
+                    text: "not a url".to_owned(),
+                    href: None
+                }),
+            },
+            Media {
+                file_name: Some("7".to_owned()),
+                link: Some(Link {
+                    text: r#"["https://cdn.example/z"]"#.to_owned(),
+                    href: None
+                }),
+            },
+            Media {
+                file_name: Some("42".to_owned()),
+                link: None,
+            },
+        ]
+    );
+}
+
+#[test]
+fn answers_of_every_shape_are_flattened() {
+    let answer_of = |answer: Value| {
+        let data = json!({"responseDetails": {"responseWithQuestions": [
+            {"title": "Q", "answer": answer}]}});
+        match details_of("SurveyResponse", data) {
+            Details::Response { questions, .. } => questions[0].answer.clone(),
+            other => panic!("not a response: {other:?}"),
+        }
+    };
+    assert_eq!(answer_of(json!("as is ")), "as is ");
+    assert_eq!(answer_of(json!(12.5)), "12.5");
+    assert_eq!(answer_of(json!(false)), "false");
+    assert_eq!(answer_of(json!(null)), "");
+    assert_eq!(
+        answer_of(json!(["a", 2, {"title": "c"}, null, ["d"]])),
+        r#"a, 2, c, ["d"]"#
+    );
+    assert_eq!(answer_of(json!({"title": "x"})), r#"{"title":"x"}"#);
+
+    let data = json!({"responseDetails": {"responseWithQuestions": [{"title": "Q"}]}});
+    let Details::Response { questions, .. } = details_of("SurveyResponse", data) else {
+        panic!("not a response");
+    };
+    assert_eq!(questions[0].answer, "");
+}
+
+#[test]
+fn odd_questions_are_read_leniently() {
+    let questions_of = |questions: Value| {
+        let data = json!({"responseDetails": {"responseWithQuestions": questions}});
+        match details_of("SurveyResponse", data) {
+            Details::Response { questions, .. } => questions,
+            other => panic!("not a response: {other:?}"),
+        }
+    };
+    assert!(questions_of(json!("Q1")).is_empty());
+    assert!(questions_of(json!(3)).is_empty());
+    assert!(questions_of(json!(null)).is_empty());
+
+    let single = questions_of(json!({"title": "Only", "answer": "yes"}));
+    assert_eq!(single.len(), 1);
+    assert_eq!(single[0].title, "Only");
+
+    let odd = questions_of(json!([
+        null,
+        "bare answer",
+        {"type": "Text", "options": "one", "isInvisible": "true"},
+        {"title": 5, "options": [{"id": 1}, {"title": "T"}], "isInvisible": 1},
+        {"title": "no", "isInvisible": "yes"},
+    ]));
+    assert_eq!(odd.len(), 4);
+    assert_eq!(odd[0].title, UNTITLED);
+    assert_eq!(odd[0].answer, "bare answer");
+    assert_eq!(odd[1].title, UNTITLED);
+    assert_eq!(odd[1].options, ["one"]);
+    assert!(odd[1].hidden);
+    assert_eq!(odd[2].title, "5");
+    assert_eq!(odd[2].options, [r#"{"id":1}"#, "T"]);
+    assert!(odd[2].hidden);
+    assert!(!odd[3].hidden);
+
+    let Details::Response { questions, .. } = details_of(
+        "SurveyResponse",
+        json!({"responseDetails": "not an object"}),
+    ) else {
+        panic!("not a response");
+    };
+    assert!(questions.is_empty());
+}
+
+#[test]
+fn flags_accept_bools_strings_and_bits() {
+    assert_eq!(flag(&json!(true)), Some(true));
+    assert_eq!(flag(&json!("TRUE")), Some(true));
+    assert_eq!(flag(&json!(" false ")), Some(false));
+    assert_eq!(flag(&json!(1)), Some(true));
+    assert_eq!(flag(&json!(0)), Some(false));
+    assert_eq!(flag(&json!(2)), None);
+    assert_eq!(flag(&json!(-1)), None);
+    assert_eq!(flag(&json!("yes")), None);
+    assert_eq!(flag(&json!(null)), None);
+    assert_eq!(flag(&json!([true])), None);
+}
+
+#[test]
+fn hostile_urls_are_never_linked() {
+    let pic = |url: Value| {
+        let mut value = event("TextMessageCreated", json!({}));
+        value["fromUserProfilePic"] = url;
+        summarise(&value).unwrap().sender.unwrap().picture
+    };
+    for url in [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "/relative/pic.jpg",
+        "//cdn.example/pic.jpg",
+        "http://",
+        "https://cdn.example/a b.jpg",
+        "https://cdn.example/\u{0}.jpg",
+        "https://cdn.example/\n.jpg",
+        " https://cdn.example/padded.jpg",
+        "ftp://cdn.example/pic.jpg",
+    ] {
+        let link = pic(json!(url)).unwrap();
+        assert_eq!(link.href, None, "{url:?}");
+        assert_eq!(link.text, url.trim(), "{url:?}");
+    }
+    assert_eq!(
+        pic(json!("HTTPS://cdn.example/Pic.jpg"))
+            .unwrap()
+            .href
+            .as_deref(),
+        Some("HTTPS://cdn.example/Pic.jpg")
+    );
+    assert_eq!(pic(json!({"url": "https://x"})).unwrap().href, None);
+    assert_eq!(pic(json!("")), None);
+}
+
+#[test]
+fn markup_is_kept_as_plain_text() {
+    let script = "<script>alert('x')</script>";
+    let details = details_of("TextMessageCreated", json!({"text": script}));
+    assert_eq!(
+        details,
+        Details::Message {
+            text: Some(script.to_owned())
+        }
+    );
+}
+
+#[test]
+fn huge_strings_are_capped_on_a_char_boundary() {
+    let huge = "é".repeat(1_000_000);
+    let details = details_of("TextMessageCreated", json!({"text": huge}));
+    let Details::Message { text: Some(text) } = details else {
+        panic!("no text");
+    };
+    assert_eq!(text.chars().count(), MAX_CHARS + 1);
+    assert!(text.ends_with("é…"));
+
+    let exact = "x".repeat(MAX_CHARS);
+    assert_eq!(cap(exact.clone()), exact);
+
+    let long_url = format!("https://cdn.example/{}", "a".repeat(MAX_CHARS));
+    let link = link(&json!(long_url)).unwrap();
+    assert_eq!(link.href, None);
+    assert!(link.text.ends_with('…'));
+
+    let answer = flatten(&json!(vec!["word"; 5_000]));
+    assert_eq!(answer.chars().count(), "word, ".len() * MAX_ITEMS - 2);
+}
+
+#[test]
+fn lists_are_capped() {
+    let many_media: Vec<Value> = (0..500)
+        .map(|i| json!({"mediaUrl": format!("https://cdn.example/{i}")}))
+        .collect();
+    let Details::Attachment { media, .. } =
+        details_of("AttachmentCreated", json!({"media": many_media}))
+    else {
+        panic!("not an attachment");
+    };
+    assert_eq!(media.len(), MAX_ITEMS);
+
+    let many_questions = vec![json!({"title": "Q"}); 500];
+    let data = json!({"responseDetails": {"responseWithQuestions": many_questions}});
+    let Details::Response { questions, .. } = details_of("SurveyResponse", data) else {
+        panic!("not a response");
+    };
+    assert_eq!(questions.len(), MAX_ITEMS);
+
+    let many_phones: Vec<u64> = (0..500).collect();
+    let Details::JobCreated { assigned_to, .. } =
+        details_of("JobCreated", json!({"assignedTo": many_phones}))
+    else {
+        panic!("not a job");
+    };
+    assert_eq!(assigned_to.len(), MAX_ITEMS);
+    assert_eq!(assigned_to[199], "199");
+}
+
+#[test]
+fn assigned_to_accepts_a_single_value() {
+    let assignees = |value: Value| match details_of("JobCreated", json!({"assignedTo": value})) {
+        Details::JobCreated { assigned_to, .. } => assigned_to,
+        other => panic!("not a job: {other:?}"),
+    };
+    assert_eq!(assignees(json!("+15550111")), ["+15550111"]);
+    assert_eq!(assignees(json!(15_550_111)), ["15550111"]);
+    assert_eq!(
+        assignees(json!(["+1", 2, null, " "])),
+        ["+1".to_owned(), "2".to_owned()]
+    );
+    assert!(assignees(json!(null)).is_empty());
+}
+
+#[test]
+fn due_dates_format_epoch_milliseconds() {
+    let due = |value: Value| due_date(&value);
+    assert_eq!(
+        due(json!(1_795_733_333_123_u64)).as_deref(),
+        Some("2026-11-26 22:48 UTC")
+    );
+    assert_eq!(due(json!(0)).as_deref(), Some("1970-01-01 00:00 UTC"));
+    assert_eq!(
+        due(json!(951_782_400_000_u64)).as_deref(),
+        Some("2000-02-29 00:00 UTC")
+    );
+    assert_eq!(
+        due(json!(4_107_542_399_000_u64)).as_deref(),
+        Some("2100-02-28 23:59 UTC")
+    );
+    assert_eq!(
+        due(json!(MAX_EPOCH_MS)).as_deref(),
+        Some("9999-12-31 23:59 UTC")
+    );
+    assert_eq!(
+        due(json!(MAX_EPOCH_MS + 1)).as_deref(),
+        Some("253402300800000")
+    );
+    assert_eq!(
+        due(json!(u64::MAX)).as_deref(),
+        Some("18446744073709551615")
+    );
+    assert_eq!(due(json!(-5)).as_deref(), Some("-5"));
+    assert_eq!(due(json!(1.5e300)).as_deref(), Some("1.5e+300"));
+    assert_eq!(due(json!("next Friday")).as_deref(), Some("next Friday"));
+    assert_eq!(due(json!(null)), None);
+}
+
+#[test]
+fn civil_from_days_matches_known_dates() {
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_days(59), (1970, 3, 1));
+    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    assert_eq!(civil_from_days(11_017), (2000, 3, 1));
+    assert_eq!(civil_from_days(19_722), (2023, 12, 31));
+}
+
+#[test]
+fn details_names_are_distinct() {
+    let all = [
+        Details::Message { text: None },
+        Details::Attachment {
+            action_type: None,
+            caption: None,
+            media: Vec::new(),
+        },
+        Details::Announcement {
+            title: None,
+            text: None,
+            media: Vec::new(),
+        },
+        Details::JobCreated {
+            title: None,
+            action_id: None,
+            group_id: None,
+            due_date: None,
+            assigned_to: Vec::new(),
+        },
+        Details::JobResponse {
+            action_id: None,
+            group_id: None,
+            response_id: None,
+            assignee: None,
+            completed: None,
+        },
+        Details::Response {
+            action_id: None,
+            group_id: None,
+            response_id: None,
+            responder: None,
+            anonymous: None,
+            update: None,
+            questions: Vec::new(),
+        },
+        Details::Member {
+            member: Person::default(),
+            role: None,
+        },
+        Details::Raw,
+    ];
+    let names: Vec<_> = all.iter().map(Details::name).collect();
+    assert_eq!(
+        names,
+        [
+            "message",
+            "attachment",
+            "announcement",
+            "job-created",
+            "job-response",
+            "response",
+            "member",
+            "raw"
+        ]
+    );
+}
+
+/// Every field of every event type, set to every awkward shape, must summarise without
+/// panicking and keep the badge information.
+#[test]
+fn wrong_types_everywhere_never_panic() {
+    let odd = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1e308),
+        json!(u64::MAX),
+        json!(""),
+        json!("javascript:alert(1)"),
+        json!([]),
+        json!([null, 1, "x", [], {}]),
+        json!({}),
+        json!({"title": {"title": []}}),
+    ];
+    let fields = "text media actionType caption title actionId groupId dueDate assignedTo \
+        responseId responseDetails responder responderName responderProfilePic isAnonymous \
+        isUpdateResponse member memberName memberProfilePic type";
+    let top = "fromUser fromUserId fromUserName fromUserProfilePic context objectId objectType";
+    let event_types = "TextMessageCreated AttachmentCreated Announcement JobCreated \
+        JobResponse ActionCreated SurveyCreated ActionResponse SurveyResponse MemberAdded \
+        MemberRemoved GroupAdded GroupRemoved";
+    let nested = |value: &Value| {
+        json!({
+            "response": {"assignee": value, "assigneeName": value, "isCompleted": value},
+            "responseWithQuestions": [
+                value,
+                {"title": value, "type": value, "options": value, "answer": value,
+                 "isInvisible": value},
+                {"options": [value], "answer": [value]},
+            ],
+        })
+    };
+    for event_type in event_types.split_whitespace() {
+        for value in &odd {
+            for field in fields.split_whitespace() {
+                let mut data = survey_data();
+                data[field] = value.clone();
+                let summary = summarise(&event(event_type, data)).unwrap();
+                assert_eq!(summary.event_type, event_type);
+            }
+            for field in top.split_whitespace() {
+                let mut whole = event(event_type, survey_data());
+                whole[field] = value.clone();
+                assert!(summarise(&whole).is_some());
+            }
+            let mut data = survey_data();
+            data["responseDetails"] = nested(value);
+            data["media"] = json!([value, {"mediaUrl": value, "fileName": value}]);
+            assert!(summarise(&event(event_type, data)).is_some());
+            assert!(summarise(&event(event_type, value.clone())).is_some());
+        }
+    }
+}

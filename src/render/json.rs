@@ -1,0 +1,398 @@
+//! JSON body view: validated by serde_json, then re-tokenized from the source so key order and number spelling survive.
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+use super::clip;
+
+/// One piece of pretty-printed JSON: the template maps `class` to a style and escapes `text`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    /// One of "key", "string", "number", "bool", "null", "punct", "space".
+    pub class: &'static str,
+    /// Source text of the piece, unescaped by us (a string keeps its quotes and JSON escapes).
+    pub text: String,
+}
+
+/// Tokens of a valid document, and whether the output cap cut them short.
+#[derive(Debug)]
+pub(super) struct Pretty {
+    pub tokens: Vec<Token>,
+    pub truncated: bool,
+}
+
+/// Where and why serde_json rejected a document.
+#[derive(Debug)]
+pub(super) struct SyntaxError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Validates `text` as one JSON document and tokenizes it pretty-printed, capped at `max` output bytes.
+pub(super) fn render(text: &str, max: usize) -> Result<Pretty, SyntaxError> {
+    validate(text)?;
+    Ok(tokenize(text, max))
+}
+
+fn validate(text: &str) -> Result<(), SyntaxError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Skip::deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|e| {
+            let (line, column) = (e.line(), e.column());
+            let full = e.to_string();
+            // Line and column are reported separately, so keep only serde_json's reason.
+            let suffix = format!(" at line {line} column {column}");
+            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+            SyntaxError {
+                message,
+                line,
+                column,
+            }
+        })
+}
+
+/// Discards a value while going through `deserialize_any`, which (unlike `IgnoredAny`'s
+/// iterative skipper) enforces serde_json's nesting limit of 128; the tokenizer relies on that
+/// bound to keep indentation small.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// Collects tokens until the byte budget runs out.
+struct Emitter {
+    tokens: Vec<Token>,
+    room: usize,
+    truncated: bool,
+}
+
+impl Emitter {
+    /// Returns false once the budget is spent, so the walk can stop early on huge documents.
+    fn push(&mut self, class: &'static str, text: &str) -> bool {
+        if self.truncated {
+            return false;
+        }
+        let piece = clip(text, self.room);
+        if !piece.is_empty() {
+            self.room -= piece.len();
+            self.tokens.push(Token {
+                class,
+                text: piece.to_string(),
+            });
+        }
+        self.truncated = piece.len() < text.len();
+        !self.truncated
+    }
+}
+
+fn indent(depth: usize) -> String {
+    let mut s = String::with_capacity(1 + 2 * depth);
+    s.push('\n');
+    s.push_str(&"  ".repeat(depth));
+    s
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(|&b| is_ws(b)) {
+        i += 1;
+    }
+    i
+}
+
+/// Index just past the closing quote of the string opening at `start`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Index just past a number or literal starting at `start` (always beyond `start`, so the walk advances).
+fn scalar_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while bytes
+        .get(i)
+        .is_some_and(|&b| !is_ws(b) && !matches!(b, b',' | b':' | b']' | b'}'))
+    {
+        i += 1;
+    }
+    i
+}
+
+/// Walks already-validated source in order, emitting what `to_string_pretty` would write
+/// except that keys, strings and numbers keep their source spelling.
+fn tokenize(text: &str, max: usize) -> Pretty {
+    let bytes = text.as_bytes();
+    let mut out = Emitter {
+        tokens: Vec::new(),
+        room: max,
+        truncated: false,
+    };
+    // One entry per open container, true for objects.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let more = match b {
+            b'{' | b'[' => {
+                let (open, close, empty) = if b == b'{' {
+                    ("{", b'}', "{}")
+                } else {
+                    ("[", b']', "[]")
+                };
+                let next = skip_ws(bytes, i + 1);
+                if bytes.get(next) == Some(&close) {
+                    i = next + 1;
+                    out.push("punct", empty)
+                } else {
+                    i += 1;
+                    stack.push(b == b'{');
+                    expect_key = b == b'{';
+                    out.push("punct", open) && out.push("space", &indent(stack.len()))
+                }
+            }
+            b'}' | b']' => {
+                i += 1;
+                stack.pop();
+                expect_key = false;
+                let close = if b == b'}' { "}" } else { "]" };
+                out.push("space", &indent(stack.len())) && out.push("punct", close)
+            }
+            b',' => {
+                i += 1;
+                expect_key = stack.last() == Some(&true);
+                out.push("punct", ",") && out.push("space", &indent(stack.len()))
+            }
+            b':' => {
+                i += 1;
+                expect_key = false;
+                out.push("punct", ":") && out.push("space", " ")
+            }
+            b'"' => {
+                let end = string_end(bytes, i);
+                let class = if expect_key { "key" } else { "string" };
+                let piece = text.get(i..end).unwrap_or_default();
+                i = end;
+                out.push(class, piece)
+            }
+            _ if is_ws(b) => {
+                i += 1;
+                true
+            }
+            _ => {
+                let end = scalar_end(bytes, i);
+                let class = match b {
+                    b't' | b'f' => "bool",
+                    b'n' => "null",
+                    _ => "number",
+                };
+                let piece = text.get(i..end).unwrap_or_default();
+                i = end;
+                out.push(class, piece)
+            }
+        };
+        if !more {
+            break;
+        }
+    }
+    Pretty {
+        tokens: out.tokens,
+        truncated: out.truncated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAP: usize = 256 * 1024;
+
+    fn tokens(src: &str) -> Vec<Token> {
+        let pretty = render(src, CAP).unwrap();
+        assert!(!pretty.truncated);
+        pretty.tokens
+    }
+
+    fn concat(tokens: &[Token]) -> String {
+        tokens.iter().map(|t| t.text.as_str()).collect()
+    }
+
+    fn texts_of(tokens: &[Token], class: &str) -> Vec<String> {
+        tokens
+            .iter()
+            .filter(|t| t.class == class)
+            .map(|t| t.text.clone())
+            .collect()
+    }
+
+    #[test]
+    fn classes_for_each_kind_of_value() {
+        let t = tokens(r#"{"a":"s","n":1.50,"e":1e3,"t":true,"f":false,"z":null,"neg":-0.5}"#);
+        assert_eq!(
+            texts_of(&t, "key"),
+            ["\"a\"", "\"n\"", "\"e\"", "\"t\"", "\"f\"", "\"z\"", "\"neg\""]
+        );
+        assert_eq!(texts_of(&t, "string"), ["\"s\""]);
+        assert_eq!(texts_of(&t, "number"), ["1.50", "1e3", "-0.5"]);
+        assert_eq!(texts_of(&t, "bool"), ["true", "false"]);
+        assert_eq!(texts_of(&t, "null"), ["null"]);
+        assert_eq!(texts_of(&t, "punct").first().map(String::as_str), Some("{"));
+        assert!(t
+            .iter()
+            .filter(|t| t.class == "space")
+            .all(|t| t.text.trim().is_empty()));
+    }
+
+    #[test]
+    fn concatenation_matches_serde_pretty_for_sorted_input() {
+        let docs = [
+            r#"{"a":1,"b":[1,2,{"c":null}],"d":{},"e":[],"f":"x"}"#,
+            "[]",
+            "{}",
+            r#""just a string""#,
+            "42",
+            "true",
+            "null",
+            "[[[]],[{}]]",
+            r#"{"a":{"b":{"c":[true,false,-3,2.5]}}}"#,
+            r#"["line\nbreak \"q\" \\ é ☃"]"#,
+            " \r\n\t{ \"a\" :\n [ 1 , 2 ] ,\"b\":{ } } \n",
+        ];
+        for doc in docs {
+            let value: serde_json::Value = serde_json::from_str(doc).unwrap();
+            let expected = serde_json::to_string_pretty(&value).unwrap();
+            assert_eq!(concat(&tokens(doc)), expected, "for {doc}");
+        }
+    }
+
+    #[test]
+    fn keeps_source_key_order() {
+        let t = tokens(r#"{"zeta":1,"alpha":{"y":2,"b":3},"mid":4}"#);
+        assert_eq!(
+            texts_of(&t, "key"),
+            ["\"zeta\"", "\"alpha\"", "\"y\"", "\"b\"", "\"mid\""]
+        );
+        assert_eq!(
+            concat(&t),
+            "{\n  \"zeta\": 1,\n  \"alpha\": {\n    \"y\": 2,\n    \"b\": 3\n  },\n  \"mid\": 4\n}"
+        );
+    }
+
+    #[test]
+    fn script_tags_and_escapes_stay_literal() {
+        let t = tokens(r#"{"<b onerror=x>":"<script>alert(1)</script>","u":"\u003cimg\/>"}"#);
+        assert_eq!(texts_of(&t, "key"), ["\"<b onerror=x>\"", "\"u\""]);
+        assert_eq!(
+            texts_of(&t, "string"),
+            ["\"<script>alert(1)</script>\"", r#""\u003cimg\/>""#]
+        );
+    }
+
+    #[test]
+    fn syntax_error_reports_serde_position() {
+        let err = render("[1,\n 2,\n]", CAP).unwrap_err();
+        assert_eq!(err.message, "trailing comma");
+        assert_eq!((err.line, err.column), (3, 1));
+
+        let err = render("{\"a\": 1} extra", CAP).unwrap_err();
+        assert_eq!(err.message, "trailing characters");
+        assert_eq!((err.line, err.column), (1, 10));
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_without_overflow() {
+        let doc = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let err = render(&doc, CAP).unwrap_err();
+        assert_eq!(err.message, "recursion limit exceeded");
+        assert_eq!(err.line, 1);
+        // The limit is serde_json's own: 127 levels parse, 128 do not.
+        for depth in [127, 128] {
+            let doc = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let serde_ok = serde_json::from_str::<serde_json::Value>(&doc).is_ok();
+            assert_eq!(render(&doc, CAP).is_ok(), serde_ok);
+            assert_eq!(serde_ok, depth == 127);
+        }
+    }
+
+    #[test]
+    fn output_is_cut_at_the_cap() {
+        let items: Vec<String> = (0..100_000).map(|i| format!("\"item{i}\"")).collect();
+        let doc = format!("[{}]", items.join(","));
+        let pretty = render(&doc, CAP).unwrap();
+        assert!(pretty.truncated);
+        let shown = concat(&pretty.tokens);
+        assert_eq!(shown.len(), CAP);
+        let value: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        assert!(serde_json::to_string_pretty(&value)
+            .unwrap()
+            .starts_with(&shown));
+    }
+
+    #[test]
+    fn a_single_huge_string_is_cut_on_a_char_boundary() {
+        let doc = format!("[\"{}\"]", "é".repeat(CAP));
+        let pretty = render(&doc, 102).unwrap();
+        assert!(pretty.truncated);
+        let shown = concat(&pretty.tokens);
+        // "[" and "\n  " leave 98 bytes: the quote, then 48 two-byte chars fit but not 49.
+        assert_eq!(shown.len(), 101);
+        assert!(shown.ends_with('é'));
+    }
+
+    #[test]
+    fn exactly_full_output_is_not_marked_truncated() {
+        let pretty = render("[1]", 7).unwrap();
+        assert_eq!(concat(&pretty.tokens), "[\n  1\n]");
+        assert!(!pretty.truncated);
+    }
+}
