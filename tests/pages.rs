@@ -1,7 +1,7 @@
 //! Integration tests of the HTML inspector: the pages a person sees, their forms, and their
+//! defences against hostile captured content.
 // Helpers here are test code too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
-//! defences against hostile captured content.
 
 mod common;
 
