@@ -1,6 +1,8 @@
 //! The capture handler: every method on `/{bin}` and any path under it is recorded, written
 //! durably by the store's writer, and only then answered.
 
+use std::{sync::Arc, time::Duration};
+
 use actix_web::{
     http::{header, StatusCode},
     web, HttpRequest, HttpResponse,
@@ -8,6 +10,7 @@ use actix_web::{
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     clock,
@@ -16,6 +19,10 @@ use crate::{
     store::{valid_bin_id, NewRequest, Outcome},
     web::AppState,
 };
+
+/// Headers a capture may carry, and their total size; more is refused with 431.
+const MAX_HEADERS: usize = 100;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// The answer to a stored capture.
 #[derive(Serialize)]
@@ -44,6 +51,9 @@ pub async fn capture(
         return Err(AppError::BinNotFound);
     }
     tracing::Span::current().record("bin", bin_id);
+    if let Some(refusal) = oversized_head(&req) {
+        return Ok(refusal);
+    }
     let query = req.query_string();
     let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     if req.method() == actix_web::http::Method::GET && params.iter().any(|(k, _)| k == "inspect") {
@@ -57,14 +67,18 @@ pub async fn capture(
         .map(|(_, value)| value);
 
     let config = &state.config;
-    let body = match tokio::time::timeout(
-        config.body_timeout,
-        read_body(&req, payload, config.max_body_bytes),
-    )
-    .await
-    {
-        Ok(Ok(body)) => body,
-        Ok(Err(reason)) => return Err(AppError::BadRequest(reason)),
+    let read = read_body(
+        &req,
+        payload,
+        config.max_body_bytes,
+        &state.body_budget,
+        config.queue_timeout,
+    );
+    // Held until the capture is acknowledged, so bodies waiting for the writer count too.
+    let (body, _budget) = match tokio::time::timeout(config.body_timeout, read).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(ReadError::Broken(reason))) => return Err(AppError::BadRequest(reason)),
+        Ok(Err(ReadError::Busy)) => return Err(AppError::Busy),
         Err(_) => {
             return Ok(HttpResponse::build(StatusCode::REQUEST_TIMEOUT)
                 .content_type("text/plain; charset=utf-8")
@@ -136,12 +150,50 @@ pub async fn capture(
     })
 }
 
-/// Reads the body up to `limit` bytes; a larger one is reported, not kept.
+/// Refuses a request head with too many or too large headers: 431 and a plain message.
+fn oversized_head(req: &HttpRequest) -> Option<HttpResponse> {
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    let problem = if headers.len() > MAX_HEADERS {
+        format!(
+            "{} headers is more than the {MAX_HEADERS} allowed",
+            headers.len()
+        )
+    } else if bytes > MAX_HEADER_BYTES {
+        format!("{bytes} bytes of headers is more than the {MAX_HEADER_BYTES} allowed")
+    } else {
+        return None;
+    };
+    Some(
+        HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "request headers too large: {problem}; nothing was stored\n"
+            )),
+    )
+}
+
+/// Why a body could not be read.
+enum ReadError {
+    /// The connection broke or sent something unreadable.
+    Broken(String),
+    /// The memory budget for bodies in flight stayed exhausted.
+    Busy,
+}
+
+/// Reads the body up to `limit` bytes, holding permits from `budget` for every byte kept (the
+/// permits travel with the body until its capture is acknowledged). A larger body is
+/// reported, not kept.
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: u64,
-) -> Result<Body, String> {
+    budget: &Arc<Semaphore>,
+    wait: Duration,
+) -> Result<(Body, Option<OwnedSemaphorePermit>), ReadError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -149,18 +201,31 @@ async fn read_body(
         .and_then(|value| value.trim().parse::<u64>().ok());
     if let Some(declared) = declared {
         if declared > limit {
-            return Ok(Body::TooLarge(declared));
+            return Ok((Body::TooLarge(declared), None));
         }
     }
+    let mut held: Option<OwnedSemaphorePermit> = None;
     let mut body = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| format!("the request body could not be read: {err}"))?;
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Ok(Body::TooLarge((body.len() + chunk.len()) as u64));
+        let chunk = chunk.map_err(|err| {
+            ReadError::Broken(format!("the request body could not be read: {err}"))
+        })?;
+        let seen = (body.len() + chunk.len()) as u64;
+        if seen > limit {
+            return Ok((Body::TooLarge(seen), None));
+        }
+        let bytes = u32::try_from(chunk.len()).map_err(|_| ReadError::Busy)?;
+        let permit = tokio::time::timeout(wait, budget.clone().acquire_many_owned(bytes))
+            .await
+            .map_err(|_| ReadError::Busy)?
+            .map_err(|_| ReadError::Busy)?;
+        match held.as_mut() {
+            Some(held) => held.merge(permit),
+            None => held = Some(permit),
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Body::Complete(body.freeze()))
+    Ok((Body::Complete(body.freeze()), held))
 }
 
 /// The part of the path after the bin id: `/{bin}/a/b` gives `/a/b`, `/{bin}` gives `/`.

@@ -76,6 +76,18 @@ pub struct Config {
     #[arg(long, env = "BINSPECTOR_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub body_timeout: Duration,
 
+    /// Captures that may wait for the database writer at once.
+    #[arg(long, env = "BINSPECTOR_WRITE_QUEUE", default_value_t = 1_024)]
+    pub write_queue: usize,
+
+    /// Body bytes held in memory by captures in flight; beyond this, captures wait (then 503).
+    #[arg(long, env = "BINSPECTOR_BODY_MEMORY", default_value = "64MiB", value_parser = parse_size)]
+    pub body_memory: u64,
+
+    /// How often the sweeper enforces --retention and --max-requests-per-bin.
+    #[arg(long, env = "BINSPECTOR_SWEEP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+
     /// How long a capture waits for room in the write queue before it is answered 503.
     #[arg(long, env = "BINSPECTOR_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub queue_timeout: Duration,
@@ -88,6 +100,15 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("binspector.db").display()),
         }
+    }
+
+    /// Body bytes captures may hold at once: at least two of the largest bodies, so one
+    /// large body never waits for itself.
+    pub fn body_budget(&self) -> usize {
+        let budget = self.body_memory.max(self.max_body_bytes.saturating_mul(2));
+        usize::try_from(budget)
+            .unwrap_or(usize::MAX)
+            .min(tokio::sync::Semaphore::MAX_PERMITS)
     }
 
     /// The retention window, or `None` when everything is kept.

@@ -1,6 +1,9 @@
 //! The `binspector` binary: parse the flags, start logging, run the application.
 
-use std::{io::IsTerminal, process::ExitCode};
+use std::{
+    io::{IsTerminal, Write},
+    process::ExitCode,
+};
 
 use binspector::{config::Config, startup::Application};
 use clap::Parser;
@@ -23,9 +26,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A closed stdout (a supervisor that stopped reading) must not stop the server.
+    let mut stdout = std::io::stdout();
     for url in app.urls() {
-        println!("binspector is listening: open {url}");
+        let _ = writeln!(stdout, "binspector is listening: open {url}");
     }
+    let _ = stdout.flush();
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -19,9 +19,6 @@ use crate::{
     web::{html_errors, routes, security_headers, AppState},
 };
 
-/// How often the sweeper enforces retention and the per-bin cap.
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
-
 /// Why binspector could not start; each reads as one sentence.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -56,7 +53,7 @@ impl Application {
         prepare_data_dir(&config)?;
         let tls = tls::server_config(&config)?;
         let url = config.database_url();
-        let store = Store::open(&url)
+        let store = Store::open(&url, config.write_queue)
             .await
             .map_err(|source| StartupError::Database { url, source })?;
 
@@ -75,7 +72,7 @@ impl Application {
             store.clone(),
             config.max_requests_per_bin,
             config.retention(),
-            SWEEP_EVERY,
+            config.sweep_interval.max(Duration::from_millis(10)),
         );
 
         let config = Arc::new(config);
@@ -83,6 +80,7 @@ impl Application {
         let state = web::Data::new(AppState {
             store: store.clone(),
             config: config.clone(),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(config.body_budget())),
             shutdown,
         });
         let static_dir = config.static_dir.clone();

@@ -26,8 +26,6 @@ use crate::kaizala::KaizalaEvent;
 
 /// Captures a single batch may hold; beyond this the writer commits and starts another.
 pub const MAX_BATCH: usize = 256;
-/// Room in the write queue; when it is full, captures wait (then get 503).
-pub const QUEUE_CAPACITY: usize = 1_024;
 
 /// What happened to a captured request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,10 +118,12 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database, applies migrations and starts the writer task.
-    pub async fn open(database_url: &str) -> Result<Store, sqlx::Error> {
+    /// Opens (creating if needed) the database, applies migrations and starts the writer task
+    /// with room for `queue_capacity` waiting writes.
+    pub async fn open(database_url: &str, queue_capacity: usize) -> Result<Store, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
+            // Incremental auto-vacuum lets the sweeper hand freed pages back to the file system.
             .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -140,10 +140,6 @@ impl Store {
             .run(&mut writer_conn)
             .await
             .map_err(|err| sqlx::Error::Migrate(Box::new(err)))?;
-        // Incremental auto-vacuum lets the sweeper hand freed pages back to the file system.
-        sqlx::query("PRAGMA incremental_vacuum(0)")
-            .execute(&mut writer_conn)
-            .await?;
 
         let checkpoint_conn = SqliteConnection::connect_with(&options).await?;
         let read = SqlitePoolOptions::new()
@@ -152,7 +148,7 @@ impl Store {
             .connect_with(options)
             .await?;
 
-        let writer = writer::spawn(writer_conn, checkpoint_conn).await?;
+        let writer = writer::spawn(writer_conn, checkpoint_conn, queue_capacity.max(1)).await?;
         Ok(Store { read, writer })
     }
 

@@ -13,7 +13,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::{NewRequest, MAX_BATCH, QUEUE_CAPACITY};
+use super::{NewRequest, MAX_BATCH};
 
 /// Rows per multi-row INSERT: 64 × 16 columns stays far below SQLite's variable limit.
 const ROWS_PER_INSERT: usize = 64;
@@ -156,11 +156,12 @@ impl WriterHandle {
 pub(super) async fn spawn(
     mut conn: SqliteConnection,
     mut checkpoint_conn: SqliteConnection,
+    queue_capacity: usize,
 ) -> Result<WriterHandle, sqlx::Error> {
     let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")
         .fetch_one(&mut conn)
         .await?;
-    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let (tx, rx) = mpsc::channel(queue_capacity);
     let (arrivals, _) = broadcast::channel(1_024);
 
     let mut writer = Writer {

@@ -20,6 +20,8 @@ use crate::{capture, config::Config, error::AppError, store::Store};
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// Permits for body bytes held by captures in flight, so memory stays bounded under load.
+    pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Turns true when the server begins to shut down, so live streams can end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

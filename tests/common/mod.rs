@@ -162,6 +162,14 @@ pub fn kaizala_event(event_type: &str, event_id: &str, data: Value) -> Value {
     })
 }
 
+/// A port that was free a moment ago, for listeners the test must know in advance.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// The real `binspector` binary, started as a user would.
 pub struct RunningBinary {
     pub child: Child,
@@ -185,10 +193,11 @@ impl RunningBinary {
             .spawn()
             .expect("binary starts");
         let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("startup line");
+        reader.read_line(&mut line).expect("startup line");
+        // Keep reading what the server prints so its stdout never fills or closes.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let url = line
             .trim()
             .rsplit(' ')
