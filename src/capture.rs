@@ -104,7 +104,8 @@ pub async fn capture(
         method: req.method().as_str().to_owned(),
         path: sub_path(req.uri().path(), bin_id),
         query: query.to_owned(),
-        headers: header_pairs(&req),
+        headers_json: serde_json::to_string(&header_pairs(&req))
+            .unwrap_or_else(|_| "[]".to_owned()),
         content_type: req
             .headers()
             .get(header::CONTENT_TYPE)

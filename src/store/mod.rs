@@ -66,7 +66,9 @@ pub struct NewRequest {
     pub method: String,
     pub path: String,
     pub query: String,
-    pub headers: Vec<(String, String)>,
+    /// Every header as a JSON array of `[name, value]` pairs, encoded by the handler so the
+    /// single writer only writes.
+    pub headers_json: String,
     pub content_type: Option<String>,
     pub body: Bytes,
     pub body_size: u64,

@@ -320,8 +320,6 @@ async fn insert_captures(
              kz_object_type, kz_object_id) SELECT * FROM (",
         );
         insert.push_values(chunk, |mut row, (id, request, _)| {
-            let headers =
-                serde_json::to_string(&request.headers).unwrap_or_else(|_| "[]".to_owned());
             let kaizala = request.kaizala.as_ref();
             row.push_bind(*id)
                 .push_bind(request.bin_id.as_str())
@@ -330,7 +328,7 @@ async fn insert_captures(
                 .push_bind(request.method.as_str())
                 .push_bind(request.path.as_str())
                 .push_bind(request.query.as_str())
-                .push_bind(headers)
+                .push_bind(request.headers_json.as_str())
                 .push_bind(request.content_type.as_deref())
                 .push_bind(request.body.as_ref())
                 .push_bind(i64::try_from(request.body_size).unwrap_or(i64::MAX))
