@@ -79,7 +79,12 @@
           var card = holder.querySelector("article.card");
           if (!card) return;
           card.classList.add("fresh");
-          list.insertBefore(card, list.firstChild);
+          // Fetches finish in any order: place the card by id so the list stays newest first.
+          var id = Number(arrival.id);
+          var next = Array.prototype.find.call(list.querySelectorAll("article.card"), function (other) {
+            return Number(other.getAttribute("data-id")) < id;
+          });
+          list.insertBefore(card, next || null);
           setupCopy(card);
           shown += 1;
           if (count) {

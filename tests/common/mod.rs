@@ -2,6 +2,8 @@
 //! real binary started as a user would, and an HTTPS client that trusts the self-signed cert.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
