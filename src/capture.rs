@@ -22,7 +22,7 @@ use crate::{
 
 /// Headers a capture may carry, and their total size; more is refused with 431.
 const MAX_HEADERS: usize = 100;
-const MAX_HEADER_BYTES: usize = 32 * 1024;
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The answer to a stored capture.
 #[derive(Serialize)]
@@ -39,14 +39,14 @@ enum Body {
     TooLarge(u64),
 }
 
-/// `ANY /{bin}` and `ANY /{bin}/{tail:.*}`.
+/// `ANY /{bin}` and `ANY /{bin}/{any/sub/path}`: every path no other route took.
 #[tracing::instrument(name = "capture", skip_all, fields(bin = tracing::field::Empty))]
 pub async fn capture(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let bin_id = req.match_info().get("bin").unwrap_or_default();
+    let (bin_id, path) = split_bin(req.uri().path());
     if !valid_bin_id(bin_id) {
         return Err(AppError::BinNotFound);
     }
@@ -102,7 +102,7 @@ pub async fn capture(
         received_at: clock::now_millis(),
         outcome,
         method: req.method().as_str().to_owned(),
-        path: sub_path(req.uri().path(), bin_id),
+        path: path.to_owned(),
         query: query.to_owned(),
         headers_json: serde_json::to_string(&header_pairs(&req))
             .unwrap_or_else(|_| "[]".to_owned()),
@@ -229,16 +229,16 @@ async fn read_body(
     Ok((Body::Complete(body.freeze()), held))
 }
 
-/// The part of the path after the bin id: `/{bin}/a/b` gives `/a/b`, `/{bin}` gives `/`.
-fn sub_path(path: &str, bin_id: &str) -> String {
-    let rest = path
-        .strip_prefix('/')
-        .and_then(|p| p.strip_prefix(bin_id))
-        .unwrap_or(path);
-    if rest.is_empty() {
-        "/".to_owned()
-    } else {
-        rest.to_owned()
+/// Splits a request path into the bin id and the path below it:
+/// `/{bin}/a/b` gives `({bin}, "/a/b")`, `/{bin}` gives `({bin}, "/")`.
+fn split_bin(path: &str) -> (&str, &str) {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    match path.find('/') {
+        Some(slash) => {
+            let (bin, rest) = path.split_at(slash);
+            (bin, rest)
+        }
+        None => (path, "/"),
     }
 }
 
@@ -263,10 +263,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sub_path_is_relative_to_the_bin() {
+    fn paths_split_into_bin_and_sub_path() {
         let bin = "0b8f5c1e-8f0a-4c4e-9a57-2f1d0d7e9a10";
-        assert_eq!(sub_path(&format!("/{bin}"), bin), "/");
-        assert_eq!(sub_path(&format!("/{bin}/"), bin), "/");
-        assert_eq!(sub_path(&format!("/{bin}/a/b"), bin), "/a/b");
+        assert_eq!(split_bin(&format!("/{bin}")), (bin, "/"));
+        assert_eq!(split_bin(&format!("/{bin}/")), (bin, "/"));
+        assert_eq!(split_bin(&format!("/{bin}/a/b")), (bin, "/a/b"));
+        assert_eq!(split_bin("/"), ("", "/"));
     }
 }

@@ -1,13 +1,21 @@
 //! The single writer: one task owns the only writing connection, drains the bounded queue,
-//! writes each batch of captures in one transaction, commits, and only then acknowledges.
+//! writes each batch of captures as one multi-row INSERT (one transaction), and only then
+//! acknowledges.
 //!
 //! Group commit is what makes durable captures cheap: fifty senders waiting at once cost one
 //! commit, not fifty. Commands (create, delete, sweep) go through the same queue so no two
 //! connections ever compete for SQLite's write lock.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 use tokio::{
     sync::{broadcast, mpsc, oneshot, Mutex},
     task::JoinHandle,
@@ -15,10 +23,16 @@ use tokio::{
 
 use super::{NewRequest, MAX_BATCH};
 
-/// Rows per multi-row INSERT: 64 × 16 columns stays far below SQLite's variable limit.
-const ROWS_PER_INSERT: usize = 64;
+/// Columns of one captured row, in the order the INSERT binds them.
+const COLUMNS: &str = "id, bin_id, received_at, outcome, method, path, query, headers, \
+    content_type, body, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
+    kz_object_id";
+const COLUMN_COUNT: usize = 16;
 /// How often the background connection folds the WAL back into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+/// WAL frames (pages) beyond which the writer finishes a checkpoint itself, so the WAL can
+/// start over even when captures never pause (about 32 MiB of 4 KiB pages).
+const WAL_RESET_FRAMES: i64 = 8_192;
 
 /// A request that has been committed, announced to live pages.
 #[derive(Debug, Clone)]
@@ -108,14 +122,12 @@ impl WriterHandle {
     /// Queues a capture, waiting at most `wait` for room, and returns its id once committed.
     pub async fn capture(&self, request: NewRequest, wait: Duration) -> Result<i64, WriterError> {
         let (ack, done) = oneshot::channel();
+        let job = Job::Capture {
+            request: Box::new(request),
+            ack,
+        };
         self.tx
-            .send_timeout(
-                Job::Capture {
-                    request: Box::new(request),
-                    ack,
-                },
-                wait,
-            )
+            .send_timeout(job, wait)
             .await
             .map_err(|err| match err {
                 mpsc::error::SendTimeoutError::Timeout(_) => WriterError::QueueFull,
@@ -155,7 +167,7 @@ impl WriterHandle {
 /// Starts the writer on `conn` and the checkpointer on `checkpoint_conn`.
 pub(super) async fn spawn(
     mut conn: SqliteConnection,
-    mut checkpoint_conn: SqliteConnection,
+    checkpoint_conn: SqliteConnection,
     queue_capacity: usize,
 ) -> Result<WriterHandle, sqlx::Error> {
     let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")
@@ -163,39 +175,56 @@ pub(super) async fn spawn(
         .await?;
     let (tx, rx) = mpsc::channel(queue_capacity);
     let (arrivals, _) = broadcast::channel(1_024);
+    let wal_too_long = Arc::new(AtomicBool::new(false));
 
     let mut writer = Writer {
         conn,
         next_id,
         arrivals: arrivals.clone(),
+        inserts: HashMap::new(),
+        wal_too_long: wal_too_long.clone(),
     };
-    let writer_task = tokio::spawn(async move { writer.run(rx).await });
-    let checkpoint_task = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut checkpoint_conn)
-                .await
-            {
-                tracing::warn!(error = %err, "background WAL checkpoint failed");
-            }
-        }
-    });
-    // Only the checkpointer is aborted at shutdown; the writer ends itself after flushing.
-    drop(writer_task);
+    // The writer is not aborted at shutdown: it ends itself after flushing the queue.
+    drop(tokio::spawn(async move { writer.run(rx).await }));
+    let checkpointer = tokio::spawn(checkpoint(checkpoint_conn, wal_too_long));
     Ok(WriterHandle {
         tx,
         arrivals,
-        tasks: Arc::new(Mutex::new(vec![checkpoint_task])),
+        tasks: Arc::new(Mutex::new(vec![checkpointer])),
     })
+}
+
+/// Folds the WAL into the database file on its own connection, so the copying and its fsync
+/// never sit between a commit and its acknowledgement. Under endless load a passive
+/// checkpoint never quite catches the writer; then it asks the writer to finish the few
+/// frames left, which lets the WAL start over instead of growing without bound.
+async fn checkpoint(mut conn: SqliteConnection, wal_too_long: Arc<AtomicBool>) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut conn)
+            .await
+        {
+            Ok(row) => {
+                let frames: i64 = row.try_get(1).unwrap_or(0);
+                if frames > WAL_RESET_FRAMES {
+                    wal_too_long.store(true, Ordering::Relaxed);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "background WAL checkpoint failed"),
+        }
+    }
 }
 
 struct Writer {
     conn: SqliteConnection,
     next_id: i64,
     arrivals: broadcast::Sender<Arrival>,
+    /// INSERT statements by row count (powers of two), built once.
+    inserts: HashMap<usize, String>,
+    wal_too_long: Arc<AtomicBool>,
 }
 
 type CaptureAck = (
@@ -219,6 +248,16 @@ impl Writer {
             shutdown = self.process(&mut batch).await;
             if shutdown.is_some() {
                 break;
+            }
+            if self.wal_too_long.swap(false, Ordering::Relaxed) {
+                // The background checkpoint has copied nearly everything; finishing the
+                // last frames here, between batches, is quick and lets the WAL restart.
+                if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut self.conn)
+                    .await
+                {
+                    tracing::warn!(error = %err, "WAL checkpoint in the writer failed");
+                }
             }
         }
         // Whatever was queued before the shutdown request still gets written.
@@ -267,19 +306,24 @@ impl Writer {
     }
 
     async fn write_captures(&mut self, captures: Vec<CaptureAck>) {
-        match insert_captures(&mut self.conn, &captures).await {
-            Ok(inserted) => {
+        let rows = captures.len().next_power_of_two();
+        let sql = self
+            .inserts
+            .entry(rows)
+            .or_insert_with(|| insert_statement(rows));
+        match insert_captures(&mut self.conn, sql, &captures).await {
+            Ok(missing) => {
                 for (id, request, ack) in captures {
-                    if inserted.contains(&id) {
-                        let _ = self.arrivals.send(Arrival {
-                            event_type: request.kaizala.map(|event| event.event_type),
-                            bin_id: request.bin_id,
-                            request_id: id,
-                        });
-                        let _ = ack.send(Ok(id));
-                    } else {
+                    if missing.contains(&id) {
                         let _ = ack.send(Err(WriterError::BinNotFound));
+                        continue;
                     }
+                    let _ = self.arrivals.send(Arrival {
+                        event_type: request.kaizala.map(|event| event.event_type),
+                        bin_id: request.bin_id,
+                        request_id: id,
+                    });
+                    let _ = ack.send(Ok(id));
                 }
             }
             Err(err) => {
@@ -306,153 +350,113 @@ impl Writer {
     }
 }
 
-/// Inserts the batch in one transaction and returns the ids that were stored (those whose bin exists).
+/// `INSERT … SELECT * FROM (VALUES …) WHERE the bin exists` for `rows` rows. Batches are padded
+/// to a power of two with all-NULL rows (which the bin check drops), so a handful of prepared
+/// statements serve every batch size.
+fn insert_statement(rows: usize) -> String {
+    let row = format!("({})", vec!["?"; COLUMN_COUNT].join(", "));
+    format!(
+        "INSERT INTO requests ({COLUMNS}) SELECT * FROM (VALUES {}) AS v \
+         WHERE EXISTS (SELECT 1 FROM bins WHERE bins.id = v.column2)",
+        vec![row; rows].join(", ")
+    )
+}
+
+/// Writes the batch with one statement, which SQLite commits as one transaction (the count
+/// triggers run inside it). Returns the ids that were not stored because their bin is gone.
 async fn insert_captures(
     conn: &mut SqliteConnection,
+    sql: &str,
     captures: &[CaptureAck],
-) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let mut inserted = std::collections::HashSet::with_capacity(captures.len());
-    for chunk in captures.chunks(ROWS_PER_INSERT) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO requests (id, bin_id, received_at, outcome, method, path, query, \
-             headers, content_type, body, body_size, remote_addr, kz_event_type, kz_event_id, \
-             kz_object_type, kz_object_id) SELECT * FROM (",
-        );
-        insert.push_values(chunk, |mut row, (id, request, _)| {
-            let kaizala = request.kaizala.as_ref();
-            row.push_bind(*id)
-                .push_bind(request.bin_id.as_str())
-                .push_bind(request.received_at)
-                .push_bind(request.outcome.as_str())
-                .push_bind(request.method.as_str())
-                .push_bind(request.path.as_str())
-                .push_bind(request.query.as_str())
-                .push_bind(request.headers_json.as_str())
-                .push_bind(request.content_type.as_deref())
-                .push_bind(request.body.as_ref())
-                .push_bind(i64::try_from(request.body_size).unwrap_or(i64::MAX))
-                .push_bind(request.remote_addr.as_deref())
-                .push_bind(kaizala.map(|k| k.event_type.as_str()))
-                .push_bind(kaizala.and_then(|k| k.event_id.as_deref()))
-                .push_bind(kaizala.and_then(|k| k.object_type.as_deref()))
-                .push_bind(kaizala.and_then(|k| k.object_id.as_deref()));
-        });
-        // A capture whose bin vanished is skipped rather than failing the whole batch.
-        insert.push(
-            ") AS v WHERE EXISTS (SELECT 1 FROM bins WHERE bins.id = v.column2) RETURNING id",
-        );
-        let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-        inserted.extend(ids);
-    }
-
-    let mut per_bin: HashMap<&str, i64> = HashMap::new();
-    let mut per_event: HashMap<(&str, &str), i64> = HashMap::new();
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut insert = sqlx::query(sql);
     for (id, request, _) in captures {
-        if !inserted.contains(id) {
-            continue;
-        }
-        *per_bin.entry(&request.bin_id).or_default() += 1;
-        if let Some(kaizala) = &request.kaizala {
-            *per_event
-                .entry((&request.bin_id, &kaizala.event_type))
-                .or_default() += 1;
+        let kaizala = request.kaizala.as_ref();
+        insert = insert
+            .bind(*id)
+            .bind(request.bin_id.as_str())
+            .bind(request.received_at)
+            .bind(request.outcome.as_str())
+            .bind(request.method.as_str())
+            .bind(request.path.as_str())
+            .bind(request.query.as_str())
+            .bind(request.headers_json.as_str())
+            .bind(request.content_type.as_deref())
+            .bind(request.body.as_ref())
+            .bind(i64::try_from(request.body_size).unwrap_or(i64::MAX))
+            .bind(request.remote_addr.as_deref())
+            .bind(kaizala.map(|k| k.event_type.as_str()))
+            .bind(kaizala.and_then(|k| k.event_id.as_deref()))
+            .bind(kaizala.and_then(|k| k.object_type.as_deref()))
+            .bind(kaizala.and_then(|k| k.object_id.as_deref()));
+    }
+    for _ in captures.len()..captures.len().next_power_of_two() {
+        for _ in 0..COLUMN_COUNT {
+            insert = insert.bind(None::<i64>);
         }
     }
-    adjust_counts(&mut tx, &per_bin, &per_event).await?;
-    tx.commit().await?;
-    Ok(inserted)
+    let inserted = insert.execute(&mut *conn).await?.rows_affected();
+    if inserted == captures.len() as u64 {
+        return Ok(Vec::new());
+    }
+    // Rare: a bin was deleted while its captures waited. Find which ones were dropped.
+    let mut missing = Vec::new();
+    for (id, _, _) in captures {
+        let stored: Option<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if stored.is_none() {
+            missing.push(*id);
+        }
+    }
+    Ok(missing)
 }
 
-/// Adds the signed deltas to the bins' request counts and event-type counts.
-async fn adjust_counts(
-    conn: &mut SqliteConnection,
-    per_bin: &HashMap<&str, i64>,
-    per_event: &HashMap<(&str, &str), i64>,
-) -> Result<(), sqlx::Error> {
-    for (bin, delta) in per_bin {
-        sqlx::query("UPDATE bins SET request_count = request_count + ? WHERE id = ?")
-            .bind(delta)
-            .bind(bin)
-            .execute(&mut *conn)
-            .await?;
-    }
-    for ((bin, event_type), delta) in per_event {
-        sqlx::query(
-            "INSERT INTO bin_event_counts (bin_id, event_type, count) VALUES (?, ?, ?) \
-             ON CONFLICT (bin_id, event_type) DO UPDATE SET count = count + excluded.count",
-        )
-        .bind(bin)
-        .bind(event_type)
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if per_event.values().any(|delta| *delta < 0) {
-        sqlx::query("DELETE FROM bin_event_counts WHERE count <= 0")
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Runs a command in its own transaction; `None` means its target did not exist.
+/// Runs a command in its own transaction; `None` means its target did not exist. The count
+/// triggers keep `request_count` and the event-type counts right on every delete.
 async fn run_command(
     conn: &mut SqliteConnection,
     command: &Command,
 ) -> Result<Option<u64>, sqlx::Error> {
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let rows = match command {
         Command::CreateBin { id, created_at } => {
             sqlx::query("INSERT INTO bins (id, created_at) VALUES (?, ?)")
                 .bind(id)
                 .bind(created_at)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?
                 .rows_affected()
         }
-        Command::DeleteBin { id } => {
-            let rows = sqlx::query("DELETE FROM bins WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if rows == 0 {
-                return Ok(None);
-            }
-            rows
-        }
+        Command::DeleteBin { id } => sqlx::query("DELETE FROM bins WHERE id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
         Command::ClearBin { id } => {
-            let exists = sqlx::query("UPDATE bins SET request_count = 0 WHERE id = ?")
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM bins WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let rows = sqlx::query("DELETE FROM requests WHERE bin_id = ?")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if exists == 0 {
-                return Ok(None);
-            }
-            sqlx::query("DELETE FROM bin_event_counts WHERE bin_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM requests WHERE bin_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
+            tx.commit().await?;
+            return Ok(Some(rows));
         }
         Command::DeleteRequest { bin_id, id } => {
-            let deleted = delete_and_recount(
-                &mut tx,
-                sqlx::query("DELETE FROM requests WHERE id = ? AND bin_id = ? RETURNING bin_id, kz_event_type")
-                    .bind(id)
-                    .bind(bin_id),
-            )
-            .await?;
-            if deleted == 0 {
-                return Ok(None);
-            }
-            deleted
+            sqlx::query("DELETE FROM requests WHERE id = ? AND bin_id = ?")
+                .bind(id)
+                .bind(bin_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
         }
         Command::TrimBin {
             bin_id,
@@ -462,73 +466,47 @@ async fn run_command(
             let count: Option<i64> =
                 sqlx::query_scalar("SELECT request_count FROM bins WHERE id = ?")
                     .bind(bin_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
             let Some(count) = count else { return Ok(None) };
             let excess = u64::try_from(count).unwrap_or(0).saturating_sub(*keep);
             let take = excess.min(u64::from(*limit));
             if take == 0 {
-                0
-            } else {
-                delete_and_recount(
-                    &mut tx,
-                    sqlx::query(
-                        "DELETE FROM requests WHERE id IN \
-                         (SELECT id FROM requests WHERE bin_id = ? ORDER BY id LIMIT ?) \
-                         RETURNING bin_id, kz_event_type",
-                    )
-                    .bind(bin_id)
-                    .bind(i64::try_from(take).unwrap_or(i64::MAX)),
-                )
-                .await?
+                return Ok(Some(0));
             }
+            sqlx::query(
+                "DELETE FROM requests WHERE id IN \
+                 (SELECT id FROM requests WHERE bin_id = ? ORDER BY id LIMIT ?)",
+            )
+            .bind(bin_id)
+            .bind(i64::try_from(take).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
         }
         Command::Expire { before, limit } => {
             // Ids grow with time, so only the oldest `limit` rows can be due: no scan.
-            delete_and_recount(
-                &mut tx,
-                sqlx::query(
-                    "DELETE FROM requests WHERE id IN (SELECT id FROM \
-                     (SELECT id, received_at FROM requests ORDER BY id LIMIT ?) \
-                     WHERE received_at < ?) RETURNING bin_id, kz_event_type",
-                )
-                .bind(limit)
-                .bind(before),
+            sqlx::query(
+                "DELETE FROM requests WHERE id IN (SELECT id FROM \
+                 (SELECT id, received_at FROM requests ORDER BY id LIMIT ?) \
+                 WHERE received_at < ?)",
             )
+            .bind(limit)
+            .bind(before)
+            .execute(&mut *conn)
             .await?
+            .rows_affected()
         }
         Command::Vacuum { pages } => {
             sqlx::query(&format!("PRAGMA incremental_vacuum({pages})"))
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             0
         }
     };
-    tx.commit().await?;
-    Ok(Some(rows))
-}
-
-/// Runs a `DELETE … RETURNING bin_id, kz_event_type` and takes the rows off the counts.
-async fn delete_and_recount<'q>(
-    conn: &mut SqliteConnection,
-    delete: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-) -> Result<u64, sqlx::Error> {
-    let rows: Vec<SqliteRow> = delete.fetch_all(&mut *conn).await?;
-    let mut per_bin: HashMap<String, i64> = HashMap::new();
-    let mut per_event: HashMap<(String, String), i64> = HashMap::new();
-    for row in &rows {
-        let bin: String = row.try_get(0)?;
-        let event_type: Option<String> = row.try_get(1)?;
-        if let Some(event_type) = event_type {
-            *per_event.entry((bin.clone(), event_type)).or_default() -= 1;
-        }
-        *per_bin.entry(bin).or_default() -= 1;
-    }
-    let per_bin_ref = per_bin.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    let per_event_ref = per_event
-        .iter()
-        .map(|((b, e), v)| ((b.as_str(), e.as_str()), *v))
-        .collect();
-    adjust_counts(conn, &per_bin_ref, &per_event_ref).await?;
-    Ok(rows.len() as u64)
+    let found = match command {
+        Command::DeleteBin { .. } | Command::DeleteRequest { .. } => rows > 0,
+        _ => true,
+    };
+    Ok(found.then_some(rows))
 }

@@ -39,7 +39,7 @@ impl AppState {
     }
 }
 
-/// Registers every route. Specific paths come first; the capture routes catch the rest.
+/// Registers every route. Specific paths come first; captures take the rest.
 pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     cfg.route("/healthz", web::get().to(health))
         .service(actix_files::Files::new("/static", static_dir).prefer_utf8(true))
@@ -63,12 +63,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                 )
                 .default_service(web::to(not_found)),
         )
-        .service(
-            web::resource(["/{bin}", "/{bin}/{tail:.*}"])
-                .name("capture")
-                .route(web::route().to(capture::capture)),
-        )
-        .default_service(web::to(not_found));
+        // Everything else is a capture (`/{bin}` and any path below it). As the default
+        // service it costs no pattern matching, which is most of routing's price.
+        .default_service(web::to(capture::capture));
 }
 
 /// `GET /healthz`: 200 when the store answers.
