@@ -29,7 +29,7 @@ const COLUMNS: &str = "id, bin_id, received_at, outcome, method, path, query, he
     kz_object_id";
 const COLUMN_COUNT: usize = 16;
 /// How often the background connection folds the WAL back into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// WAL frames (pages) beyond which the writer finishes a checkpoint itself, so the WAL can
 /// start over even when captures never pause (about 32 MiB of 4 KiB pages).
 const WAL_RESET_FRAMES: i64 = 8_192;
