@@ -87,10 +87,14 @@ pub async fn capture(
     };
 
     let (outcome, body, body_size) = match body {
-        Body::Complete(bytes) if token.is_some() => {
-            (Outcome::Handshake, bytes.clone(), bytes.len() as u64)
+        Body::Complete(bytes) => {
+            let size = bytes.len() as u64;
+            let outcome = match token {
+                Some(_) => Outcome::Handshake,
+                None => Outcome::Stored,
+            };
+            (outcome, bytes, size)
         }
-        Body::Complete(bytes) => (Outcome::Stored, bytes.clone(), bytes.len() as u64),
         Body::TooLarge(size) => (Outcome::Rejected, Bytes::new(), size),
     };
     let kaizala = match outcome {
