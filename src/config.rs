@@ -117,17 +117,23 @@ impl Config {
     }
 }
 
-/// Parses `10MiB`, `512k`, `1048576` and the like into bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
+/// Splits `10MiB` into its number and the unit after it.
+fn number_and_unit<'a>(text: &'a str, example: &str) -> Result<(u64, &'a str), String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
+    let number = digits
         .parse()
-        .map_err(|_| format!("`{text}` is not a size such as 10MiB or 65536"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        .map_err(|_| format!("`{text}` is not {example}"))?;
+    Ok((number, unit.trim()))
+}
+
+/// Parses `10MiB`, `512k`, `1048576` and the like into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = number_and_unit(text, "a size such as 10MiB or 65536")?;
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
@@ -149,14 +155,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 30d, 12h or 90s"))?;
-    let seconds = match unit.trim() {
+    let (number, unit) = number_and_unit(text, "a duration such as 30d, 12h or 90s")?;
+    let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(number)),
         "s" => 1,
         "m" => 60,

@@ -324,19 +324,26 @@ async fn load_card(state: &AppState, bin: &str, request: &str) -> Result<Request
     Ok(RequestCard::new(request, clock::now_millis()))
 }
 
+/// Runs a bin form's command after the same-origin check; returns the bin id.
+async fn bin_form(
+    req: &HttpRequest,
+    path: &str,
+    state: &AppState,
+    command: fn(String) -> Command,
+) -> Result<String, AppError> {
+    same_origin(req, state)?;
+    let id = bin_id(path)?.to_owned();
+    state.store.writer().run(command(id.clone())).await?;
+    Ok(id)
+}
+
 /// `POST /inspect/{bin}/clear`
 pub(super) async fn clear_form(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    same_origin(&req, &state)?;
-    let id = bin_id(&path)?.to_owned();
-    state
-        .store
-        .writer()
-        .run(Command::ClearBin { id: id.clone() })
-        .await?;
+    let id = bin_form(&req, &path, &state, |id| Command::ClearBin { id }).await?;
     Ok(see_other(format!("/inspect/{id}")))
 }
 
@@ -346,13 +353,7 @@ pub(super) async fn delete_form(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    same_origin(&req, &state)?;
-    let id = bin_id(&path)?.to_owned();
-    state
-        .store
-        .writer()
-        .run(Command::DeleteBin { id: id.clone() })
-        .await?;
+    let id = bin_form(&req, &path, &state, |id| Command::DeleteBin { id }).await?;
     let remaining: Vec<String> = remembered_bins(&req)
         .into_iter()
         .filter(|bin| *bin != id)
