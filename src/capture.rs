@@ -120,7 +120,6 @@ pub async fn capture(
         kaizala,
     };
     let event_type = request.kaizala.as_ref().map(|k| k.event_type.clone());
-    let method = request.method.clone();
 
     let id = state
         .store
@@ -129,7 +128,7 @@ pub async fn capture(
         .await?;
     tracing::info!(
         request = id,
-        %method,
+        method = %req.method(),
         bytes = body_size,
         outcome = outcome.as_str(),
         kaizala_event = event_type.as_deref(),

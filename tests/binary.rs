@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use common::{all_requests, client, kaizala_event, RunningBinary};
+use common::{all_requests, client, create_bin, kaizala_event, RunningBinary};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -24,14 +24,7 @@ async fn the_readme_flow_works_against_the_real_binary() {
     let client = client();
     let base = &server.base;
 
-    let bin: Value = client
-        .post(format!("{base}/api/v1/bins"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bin = create_bin(&client, base).await;
     let capture_url = bin["capture_url"].as_str().unwrap();
     assert!(capture_url.starts_with("https://127.0.0.1:"));
 
@@ -76,14 +69,7 @@ async fn every_acknowledged_capture_survives_sigkill() {
     let mut server = RunningBinary::start(&data, &[]);
     let client = client();
     let base = server.base.clone();
-    let bin: Value = client
-        .post(format!("{base}/api/v1/bins"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bin = create_bin(&client, &base).await;
     let bin_id = bin["id"].as_str().unwrap().to_owned();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -144,14 +130,7 @@ async fn sigterm_exits_cleanly_and_a_restart_keeps_everything() {
     let data = dir.path().join("data");
     let mut server = RunningBinary::start(&data, &[]);
     let client = client();
-    let bin: Value = client
-        .post(format!("{}/api/v1/bins", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bin = create_bin(&client, &server.base).await;
     let bin_id = bin["id"].as_str().unwrap().to_owned();
     for n in 0..20 {
         let response = client

@@ -13,7 +13,7 @@ use std::{
 
 use binspector::{config::Config, startup::Application, store::Store};
 use clap::Parser;
-use common::{client, free_port, spawn_app_with, RunningBinary};
+use common::{client, create_bin, free_port, spawn_app_with, RunningBinary};
 use sqlx::{Connection, SqliteConnection};
 
 #[actix_web::test]
@@ -109,15 +109,10 @@ async fn slow_clients_are_cut_off_and_cannot_hold_the_server() {
         ],
     );
     let client = client();
-    let bin: serde_json::Value = client
-        .post(format!("{}/api/v1/bins", server.base))
-        .send()
-        .await
+    let bin = create_bin(&client, &server.base).await["id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bin = bin["id"].as_str().unwrap().to_owned();
+        .to_owned();
 
     // Many clients trickle their request heads a header line at a time.
     let mut trickling = Vec::new();

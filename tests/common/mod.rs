@@ -83,14 +83,7 @@ pub async fn spawn_app() -> TestApp {
 impl TestApp {
     /// Creates a bin through the API and returns its JSON.
     pub async fn create_bin(&self) -> Value {
-        let response = self
-            .client
-            .post(format!("{}/api/v1/bins", self.base))
-            .send()
-            .await
-            .expect("create bin");
-        assert_eq!(response.status(), 201);
-        response.json().await.expect("bin json")
+        create_bin(&self.client, &self.base).await
     }
 
     /// Creates a bin and returns its id.
@@ -117,6 +110,17 @@ impl TestApp {
     pub async fn all_requests(&self, bin: &str) -> Vec<Value> {
         all_requests(&self.client, &self.base, bin).await
     }
+}
+
+/// Creates a bin through the API of any server and returns its JSON.
+pub async fn create_bin(client: &reqwest::Client, base: &str) -> Value {
+    let response = client
+        .post(format!("{base}/api/v1/bins"))
+        .send()
+        .await
+        .expect("create bin");
+    assert_eq!(response.status(), 201);
+    response.json().await.expect("bin json")
 }
 
 /// All requests of a bin on any server, following `next_before`.
