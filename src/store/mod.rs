@@ -147,10 +147,22 @@ impl Store {
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
 
-        let writer = writer::spawn(writer_conn, checkpoint_conn, queue_capacity.max(1)).await?;
+        // The checkpointer flushes the database file through a handle of its own; an
+        // in-memory database has no file and nothing to flush.
+        let database = std::fs::OpenOptions::new()
+            .write(true)
+            .open(options.get_filename())
+            .ok();
+        let writer = writer::spawn(
+            writer_conn,
+            checkpoint_conn,
+            database,
+            queue_capacity.max(1),
+        )
+        .await?;
         Ok(Store { read, writer })
     }
 

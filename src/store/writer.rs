@@ -8,6 +8,7 @@
 
 use std::{
     collections::HashMap,
+    fs::File,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -168,6 +169,7 @@ impl WriterHandle {
 pub(super) async fn spawn(
     mut conn: SqliteConnection,
     checkpoint_conn: SqliteConnection,
+    database: Option<File>,
     queue_capacity: usize,
 ) -> Result<WriterHandle, sqlx::Error> {
     let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")
@@ -186,7 +188,7 @@ pub(super) async fn spawn(
     };
     // The writer is not aborted at shutdown: it ends itself after flushing the queue.
     drop(tokio::spawn(async move { writer.run(rx).await }));
-    let checkpointer = tokio::spawn(checkpoint(checkpoint_conn, wal_too_long));
+    let checkpointer = tokio::spawn(checkpoint(checkpoint_conn, database, wal_too_long));
     Ok(WriterHandle {
         tx,
         arrivals,
@@ -195,26 +197,61 @@ pub(super) async fn spawn(
 }
 
 /// Folds the WAL into the database file on its own connection, so the copying and its fsync
-/// never sit between a commit and its acknowledgement. Under endless load a passive
-/// checkpoint never quite catches the writer; then it asks the writer to finish the few
-/// frames left, which lets the WAL start over instead of growing without bound.
-async fn checkpoint(mut conn: SqliteConnection, wal_too_long: Arc<AtomicBool>) {
+/// never sit between a commit and its acknowledgement.
+///
+/// SQLite syncs the database file only in a checkpoint that reaches the end of the WAL, and
+/// under endless load that is the writer's (below): left alone, it would flush everything the
+/// background copied since the last restart while captures wait. So after each round this
+/// task flushes the pages it copied itself, through its own handle on the file, and the
+/// writer's checkpoint is left a few frames to copy and little to sync.
+async fn checkpoint(conn: SqliteConnection, database: Option<File>, wal_too_long: Arc<AtomicBool>) {
+    let mut checkpointer = Checkpointer {
+        conn,
+        database: database.map(Arc::new),
+    };
     let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&mut conn)
+        let Some(frames) = checkpointer.round().await else {
+            continue;
+        };
+        if frames > WAL_RESET_FRAMES {
+            // One more round straight away copies and flushes only what arrived during the
+            // first, which leaves the writer less still.
+            checkpointer.round().await;
+            wal_too_long.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Checkpointer {
+    conn: SqliteConnection,
+    /// The database file, to flush what the checkpoints copied into it.
+    database: Option<Arc<File>>,
+}
+
+impl Checkpointer {
+    /// Copies what it can of the WAL into the database file and flushes it there; returns the
+    /// WAL's length in frames.
+    async fn round(&mut self) -> Option<i64> {
+        let frames: i64 = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut self.conn)
             .await
         {
-            Ok(row) => {
-                let frames: i64 = row.try_get(1).unwrap_or(0);
-                if frames > WAL_RESET_FRAMES {
-                    wal_too_long.store(true, Ordering::Relaxed);
-                }
+            Ok(row) => row.try_get(1).unwrap_or(0),
+            Err(err) => {
+                tracing::warn!(error = %err, "background WAL checkpoint failed");
+                return None;
             }
-            Err(err) => tracing::warn!(error = %err, "background WAL checkpoint failed"),
+        };
+        if let (Some(database), true) = (self.database.clone(), frames > 0) {
+            let flushed = tokio::task::spawn_blocking(move || database.sync_data()).await;
+            if let Err(err) = flushed.map_err(std::io::Error::other).and_then(|done| done) {
+                tracing::warn!(error = %err, "flushing the database file failed");
+            }
         }
+        Some(frames)
     }
 }
 
@@ -250,10 +287,10 @@ impl Writer {
                 break;
             }
             if self.wal_too_long.swap(false, Ordering::Relaxed) {
-                // The background checkpoint has copied nearly everything; finishing the
-                // last frames here, between batches, lets the WAL restart. It costs one
-                // checkpoint's fsyncs (~10 ms on a slow disk), but only under sustained load
-                // and never between a commit and its acknowledgement.
+                // The background checkpoint has copied and flushed nearly everything;
+                // finishing the last frames here, between batches, lets the WAL restart.
+                // It costs a millisecond or two of copying and syncing, only under
+                // sustained load, and never between a commit and its acknowledgement.
                 if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(&mut self.conn)
                     .await
