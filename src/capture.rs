@@ -1,7 +1,7 @@
 //! The capture handler: every method on `/{bin}` and any path under it is recorded, written
 //! durably by the store's writer, and only then answered.
 
-use std::{sync::Arc, time::Duration};
+use std::{borrow::Cow, sync::Arc, time::Duration};
 
 use actix_web::{
     http::{header, StatusCode},
@@ -246,18 +246,14 @@ fn split_bin(path: &str) -> (&str, &str) {
 }
 
 /// Every header as received, names lowercased, sorted by name with repeats kept in order.
-fn header_pairs(req: &HttpRequest) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = req
+/// Borrowed from the request: only a value that is not UTF-8 is copied (lossily).
+fn header_pairs(req: &HttpRequest) -> Vec<(&str, Cow<'_, str>)> {
+    let mut pairs: Vec<(&str, Cow<'_, str>)> = req
         .headers()
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
         .collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
     pairs
 }
 

@@ -7,6 +7,7 @@
 /// Summaries of Kaizala events for the inspect page.
 pub mod summary;
 
+use memchr::memmem;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -78,6 +79,11 @@ pub fn recognise(value: &Value) -> Option<KaizalaEvent> {
 pub fn recognise_bytes(body: &[u8]) -> Option<KaizalaEvent> {
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace())?;
     if *first != b'{' {
+        return None;
+    }
+    // Most bodies that are not Kaizala events never spell the key, so they are not parsed.
+    // A key written with escapes (`event\u0054ype`) still is.
+    if memmem::find(body, b"eventType").is_none() && memmem::find(body, b"\\u").is_none() {
         return None;
     }
     #[derive(Deserialize)]
@@ -281,6 +287,14 @@ mod tests {
         }
         assert_eq!(recognise_bytes(deep.as_bytes()), None);
         assert_eq!(recognise_bytes(b"{not json}"), None);
+    }
+
+    #[test]
+    fn a_key_spelled_with_escapes_is_still_found() {
+        let escaped = br#"{"event\u0054ype": "MemberAdded", "objectId": "g1"}"#;
+        let found = recognise_bytes(escaped).expect("recognised");
+        assert_eq!(found.event_type, "MemberAdded");
+        assert_eq!(recognise_bytes(br#"{"type": "push", "ref": "main"}"#), None);
     }
 
     #[test]

@@ -350,24 +350,35 @@ impl Writer {
             .inserts
             .entry(rows)
             .or_insert_with(|| insert_statement(rows));
-        match insert_captures(&mut self.conn, sql, &captures).await {
+        // The values are moved into the statement, not borrowed: sqlx would copy every
+        // borrowed value before handing the statement to its SQLite thread.
+        let mut insert = sqlx::query(sql.as_str());
+        let mut written = Vec::with_capacity(captures.len());
+        for (id, request, ack) in captures {
+            let (bound, arrival) = bind_capture(insert, id, *request);
+            insert = bound;
+            written.push((arrival, ack));
+        }
+        for _ in written.len()..rows {
+            for _ in 0..COLUMN_COUNT {
+                insert = insert.bind(None::<i64>);
+            }
+        }
+        match insert_captures(&mut self.conn, insert, &written).await {
             Ok(missing) => {
-                for (id, request, ack) in captures {
-                    if missing.contains(&id) {
+                for (arrival, ack) in written {
+                    if missing.contains(&arrival.request_id) {
                         let _ = ack.send(Err(WriterError::BinNotFound));
                         continue;
                     }
-                    let _ = self.arrivals.send(Arrival {
-                        event_type: request.kaizala.map(|event| event.event_type),
-                        bin_id: request.bin_id,
-                        request_id: id,
-                    });
+                    let id = arrival.request_id;
+                    let _ = self.arrivals.send(arrival);
                     let _ = ack.send(Ok(id));
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, captures = captures.len(), "writing a batch failed");
-                for (_, _, ack) in captures {
+                tracing::error!(error = %err, captures = written.len(), "writing a batch failed");
+                for (_, ack) in written {
                     let _ = ack.send(Err(WriterError::Failed));
                 }
             }
@@ -401,52 +412,65 @@ fn insert_statement(rows: usize) -> String {
     )
 }
 
+type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds one capture's row (in [`COLUMNS`] order), keeping what its arrival announces.
+fn bind_capture(insert: Insert<'_>, id: i64, request: NewRequest) -> (Insert<'_>, Arrival) {
+    let (event_type, event_id, object_type, object_id) = match request.kaizala {
+        Some(event) => (
+            Some(event.event_type),
+            event.event_id,
+            event.object_type,
+            event.object_id,
+        ),
+        None => (None, None, None, None),
+    };
+    let insert = insert
+        .bind(id)
+        .bind(request.bin_id.clone())
+        .bind(request.received_at)
+        .bind(request.outcome.as_str())
+        .bind(request.method)
+        .bind(request.path)
+        .bind(request.query)
+        .bind(request.headers_json)
+        .bind(request.content_type)
+        .bind(Vec::from(request.body))
+        .bind(i64::try_from(request.body_size).unwrap_or(i64::MAX))
+        .bind(request.remote_addr)
+        .bind(event_type.clone())
+        .bind(event_id)
+        .bind(object_type)
+        .bind(object_id);
+    let arrival = Arrival {
+        bin_id: request.bin_id,
+        request_id: id,
+        event_type,
+    };
+    (insert, arrival)
+}
+
 /// Writes the batch with one statement, which SQLite commits as one transaction (the count
 /// triggers run inside it). Returns the ids that were not stored because their bin is gone.
-async fn insert_captures(
+async fn insert_captures<T>(
     conn: &mut SqliteConnection,
-    sql: &str,
-    captures: &[CaptureAck],
+    insert: Insert<'_>,
+    written: &[(Arrival, T)],
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let mut insert = sqlx::query(sql);
-    for (id, request, _) in captures {
-        let kaizala = request.kaizala.as_ref();
-        insert = insert
-            .bind(*id)
-            .bind(request.bin_id.as_str())
-            .bind(request.received_at)
-            .bind(request.outcome.as_str())
-            .bind(request.method.as_str())
-            .bind(request.path.as_str())
-            .bind(request.query.as_str())
-            .bind(request.headers_json.as_str())
-            .bind(request.content_type.as_deref())
-            .bind(request.body.as_ref())
-            .bind(i64::try_from(request.body_size).unwrap_or(i64::MAX))
-            .bind(request.remote_addr.as_deref())
-            .bind(kaizala.map(|k| k.event_type.as_str()))
-            .bind(kaizala.and_then(|k| k.event_id.as_deref()))
-            .bind(kaizala.and_then(|k| k.object_type.as_deref()))
-            .bind(kaizala.and_then(|k| k.object_id.as_deref()));
-    }
-    for _ in captures.len()..captures.len().next_power_of_two() {
-        for _ in 0..COLUMN_COUNT {
-            insert = insert.bind(None::<i64>);
-        }
-    }
     let inserted = insert.execute(&mut *conn).await?.rows_affected();
-    if inserted == captures.len() as u64 {
+    if inserted == written.len() as u64 {
         return Ok(Vec::new());
     }
     // Rare: a bin was deleted while its captures waited. Find which ones were dropped.
     let mut missing = Vec::new();
-    for (id, _, _) in captures {
+    for (arrival, _) in written {
+        let id = arrival.request_id;
         let stored: Option<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
         if stored.is_none() {
-            missing.push(*id);
+            missing.push(id);
         }
     }
     Ok(missing)
