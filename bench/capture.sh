@@ -179,18 +179,18 @@ fill_db() {
     {
         echo "PRAGMA foreign_keys = OFF;"
         echo "BEGIN;"
-        echo "CREATE TEMP TABLE fill_bins (k INTEGER PRIMARY KEY, id TEXT NOT NULL);"
+        echo "CREATE TEMP TABLE fill_bins (k INTEGER PRIMARY KEY, bin_key INTEGER NOT NULL);"
         local k=0 b
         for b in $bins; do
             echo "INSERT INTO bins (id, created_at, request_count) VALUES ('$b', $now_ms - 86400000, 0);"
-            echo "INSERT INTO fill_bins VALUES ($k, '$b');"
+            echo "INSERT INTO fill_bins SELECT $k, key FROM bins WHERE id = '$b';"
             k=$((k + 1))
         done
         cat <<SQL
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $nbins * $per_bin - 1),
 rows AS (
     SELECT i,
-        (SELECT id FROM fill_bins WHERE k = i / $per_bin) AS bin_id,
+        (SELECT bin_key FROM fill_bins WHERE k = i / $per_bin) AS bin_key,
         CASE i % 8
             WHEN 0 THEN 'TextMessageCreated' WHEN 1 THEN 'SurveyResponse'
             WHEN 2 THEN 'TextMessageCreated' WHEN 3 THEN 'JobResponse'
@@ -199,14 +199,14 @@ rows AS (
         printf('evt-%010d', $base + i + 1) AS event_id
     FROM n
 )
-INSERT INTO requests (id, bin_id, received_at, outcome, method, path, query, headers,
+INSERT INTO requests (id, bin_key, received_at, outcome, method, path, query, headers,
     content_type, body, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type,
     kz_object_id)
-SELECT $base + i + 1, bin_id, $now_ms - 3600000 + i / 10, 'stored', 'POST', '/', '',
+SELECT $base + i + 1, bin_key, $now_ms - 3600000 + i / 10, 'stored', 'POST', '/', '',
     '[["accept","*/*"],["content-length","$BODY_BYTES"],["content-type","application/json"],["host","127.0.0.1:$BIN_PORT"],["user-agent","Kaizala-Webhook/1.0"]]',
     'application/json', b, length(b), '127.0.0.1', event_type, event_id, 'Group',
     'a61c2e9f-8b3d-4f07-95e2-1d4c7b8e0f36@1'
-FROM (SELECT i, bin_id, event_type, event_id,
+FROM (SELECT i, bin_key, event_type, event_id,
         CAST(replace(replace('$template', '@TYPE@', event_type), '@EID@', event_id) AS BLOB) AS b
       FROM rows);
 COMMIT;
@@ -317,7 +317,7 @@ log "stopping binspector to fill a bin with $FILL_ROWS requests"
 stop_pid "$BIN_PID"
 INSPECT_BIN=$(fill_db "$DATA/binspector.db" 1 "$FILL_ROWS")
 MID=$(sqlite3 "$DATA/binspector.db" \
-    "SELECT id FROM requests WHERE bin_id = '$INSPECT_BIN' ORDER BY id LIMIT 1 OFFSET $((FILL_ROWS / 2));")
+    "SELECT id FROM requests WHERE bin_key = (SELECT key FROM bins WHERE id = '$INSPECT_BIN') ORDER BY id LIMIT 1 OFFSET $((FILL_ROWS / 2));")
 start_binspector "$DATA" --max-requests-per-bin 0 --retention 0
 wait_https "$BIN_PORT" /healthz "$BIN_PID"
 [[ $(request_count "$INSPECT_BIN") == "$FILL_ROWS" ]] || die "the filled bin does not hold $FILL_ROWS requests"

@@ -6,10 +6,11 @@ use sqlx::{sqlite::SqliteRow, Row};
 use super::{BinRecord, Outcome, RequestPage, Store, StoredRequest};
 use crate::kaizala::KaizalaEvent;
 
-const REQUEST_COLUMNS: &str = "r.id, r.bin_id, r.received_at, r.outcome, r.method, r.path, \
+/// Columns of a request, read from `requests r JOIN bins b` (the bin's public id is `b.id`).
+const REQUEST_COLUMNS: &str = "r.id, b.id AS bin_id, r.received_at, r.outcome, r.method, r.path, \
     r.query, r.headers, r.content_type, r.body, r.body_size, r.remote_addr, r.kz_event_type, \
     r.kz_event_id, r.kz_object_type, r.kz_object_id, \
-    (SELECT MIN(d.id) FROM requests d WHERE d.bin_id = r.bin_id \
+    (SELECT MIN(d.id) FROM requests d WHERE d.bin_key = r.bin_key \
         AND d.kz_event_id = r.kz_event_id AND d.id < r.id) AS duplicate_of";
 
 impl Store {
@@ -62,7 +63,8 @@ impl Store {
         event_type: Option<&str>,
     ) -> Result<RequestPage, sqlx::Error> {
         let mut query = sqlx::QueryBuilder::new(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.bin_id = "
+            "SELECT {REQUEST_COLUMNS} FROM requests r JOIN bins b ON b.key = r.bin_key \
+             WHERE b.id = "
         ));
         query.push_bind(bin_id);
         if let Some(event_type) = event_type {
@@ -99,7 +101,8 @@ impl Store {
         id: i64,
     ) -> Result<Option<StoredRequest>, sqlx::Error> {
         sqlx::query(&format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests r WHERE r.id = ? AND r.bin_id = ?"
+            "SELECT {REQUEST_COLUMNS} FROM requests r JOIN bins b ON b.key = r.bin_key \
+             WHERE r.id = ? AND b.id = ?"
         ))
         .bind(id)
         .bind(bin_id)
@@ -112,7 +115,8 @@ impl Store {
     /// The Kaizala event types present in a bin, with how many of each, most frequent first.
     pub async fn event_counts(&self, bin_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT event_type, count FROM bin_event_counts WHERE bin_id = ? AND count > 0 \
+            "SELECT event_type, count FROM bin_event_counts \
+             WHERE bin_key = (SELECT key FROM bins WHERE id = ?) AND count > 0 \
              ORDER BY count DESC, event_type",
         )
         .bind(bin_id)

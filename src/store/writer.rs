@@ -25,7 +25,8 @@ use tokio::{
 use super::{NewRequest, MAX_BATCH};
 
 /// Columns of one captured row, in the order the INSERT binds them.
-const COLUMNS: &str = "id, bin_id, received_at, outcome, method, path, query, headers, \
+/// The bin is bound by its public id and stored as its key (see [`insert_statement`]).
+const COLUMNS: &str = "id, bin_key, received_at, outcome, method, path, query, headers, \
     content_type, body, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
     kz_object_id";
 const COLUMN_COUNT: usize = 16;
@@ -400,14 +401,22 @@ impl Writer {
     }
 }
 
-/// `INSERT … SELECT * FROM (VALUES …) WHERE the bin exists` for `rows` rows. Batches are padded
-/// to a power of two with all-NULL rows (which the bin check drops), so a handful of prepared
+/// `INSERT … SELECT … FROM (VALUES …) JOIN bins` for `rows` rows: the join turns each bin id
+/// into its key and drops the rows of a bin that no longer exists. Batches are padded to a
+/// power of two with all-NULL rows (which the join drops too), so a handful of prepared
 /// statements serve every batch size.
 fn insert_statement(rows: usize) -> String {
     let row = format!("({})", vec!["?"; COLUMN_COUNT].join(", "));
+    let values: Vec<String> = (1..=COLUMN_COUNT)
+        .map(|column| match column {
+            2 => "bins.key".to_owned(),
+            _ => format!("v.column{column}"),
+        })
+        .collect();
     format!(
-        "INSERT INTO requests ({COLUMNS}) SELECT * FROM (VALUES {}) AS v \
-         WHERE EXISTS (SELECT 1 FROM bins WHERE bins.id = v.column2)",
+        "INSERT INTO requests ({COLUMNS}) SELECT {} FROM (VALUES {}) AS v \
+         JOIN bins ON bins.id = v.column2",
+        values.join(", "),
         vec![row; rows].join(", ")
     )
 }
@@ -505,22 +514,25 @@ async fn run_command(
             if exists.is_none() {
                 return Ok(None);
             }
-            let rows = sqlx::query("DELETE FROM requests WHERE bin_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let rows = sqlx::query(
+                "DELETE FROM requests WHERE bin_key = (SELECT key FROM bins WHERE id = ?)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             tx.commit().await?;
             return Ok(Some(rows));
         }
-        Command::DeleteRequest { bin_id, id } => {
-            sqlx::query("DELETE FROM requests WHERE id = ? AND bin_id = ?")
-                .bind(id)
-                .bind(bin_id)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
-        }
+        Command::DeleteRequest { bin_id, id } => sqlx::query(
+            "DELETE FROM requests WHERE id = ? \
+                 AND bin_key = (SELECT key FROM bins WHERE id = ?)",
+        )
+        .bind(id)
+        .bind(bin_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
         Command::TrimBin {
             bin_id,
             keep,
@@ -539,7 +551,8 @@ async fn run_command(
             }
             sqlx::query(
                 "DELETE FROM requests WHERE id IN \
-                 (SELECT id FROM requests WHERE bin_id = ? ORDER BY id LIMIT ?)",
+                 (SELECT id FROM requests WHERE bin_key = (SELECT key FROM bins WHERE id = ?) \
+                 ORDER BY id LIMIT ?)",
             )
             .bind(bin_id)
             .bind(i64::try_from(take).unwrap_or(i64::MAX))
