@@ -104,6 +104,24 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES/records.tsv"; }
 cpu_ticks() { # utime+stime of a process, in clock ticks
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
+thread_ticks() { # PID: "CLASS TICKS" for each of its threads, named by what it runs
+    # sqlx names every SQLite worker thread alike; binspector opens the writer's connection
+    # first and the checkpointer's second, so their thread ids come in that order.
+    local pid=$1 t sqlx=0
+    for t in $(ls "/proc/$pid/task" | sort -n); do
+        local comm class
+        comm=$(cat "/proc/$pid/task/$t/comm" 2>/dev/null) || continue
+        case $comm in
+            actix-rt*) class=workers ;;
+            sqlx-sqlite-wor*)
+                sqlx=$((sqlx + 1))
+                case $sqlx in 1) class=sqlite_writer ;; 2) class=checkpointer ;; *) class=sqlite_readers ;; esac
+                ;;
+            *) if [[ $t == "$pid" ]]; then class=main; else class=other; fi ;;
+        esac
+        echo "$class $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/task/$t/stat" 2>/dev/null || echo 0)"
+    done | awk '{ sum[$1] += $2 } END { for (c in sum) print c, sum[c] }'
+}
 status_kib() { # a field of /proc/PID/status, in KiB
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
@@ -266,10 +284,19 @@ run_phase() { # PHASE SERVER ROUND
     url=$(url_of "$server" "$phase")
     case $phase in
         sat)
-            t0=$(cpu_ticks "$(pid_of "$server")")
+            local pid before
+            pid=$(pid_of "$server")
+            t0=$(cpu_ticks "$pid")
+            before=$(thread_ticks "$pid")
             oha_post "$out" "$url" -c "$CONNS" -z "$DURATION"
-            t1=$(cpu_ticks "$(pid_of "$server")")
+            t1=$(cpu_ticks "$pid")
             record cpu_ticks "$server" "$round" "$((t1 - t0))"
+            local class ticks
+            while read -r class ticks; do
+                local was
+                was=$(awk -v c="$class" '$1 == c { print $2 }' <<<"$before")
+                record "cpu_ticks_$class" "$server" "$round" "$((ticks - ${was:-0}))"
+            done < <(thread_ticks "$pid")
             ;;
         q1k)
             oha_post "$out" "$url" -c 10 -q 1000 "${FIXED[@]}" --db-url "$db" -z "$DURATION"

@@ -112,6 +112,17 @@ def spread(values, unit):
     return f"{fmt(lo, unit)} - {fmt(hi, unit)}".replace(f" {unit} -", " -")
 
 
+# Thread classes recorded by bench/capture.sh, in the order the table shows them.
+THREAD_CLASSES = [
+    ("workers", "in the actix workers (TLS, HTTP, handler)"),
+    ("main", "in the writer task (main thread)"),
+    ("sqlite_writer", "in SQLite for the writer"),
+    ("checkpointer", "in SQLite for checkpoints"),
+    ("sqlite_readers", "in SQLite for reads"),
+    ("other", "in other threads"),
+]
+
+
 def table(res, clk_tck, rounds):
     clk_tck = float(clk_tck)
     rec = records(os.path.join(res, "records.tsv"))
@@ -159,6 +170,15 @@ def table(res, clk_tck, rounds):
         return out
 
     add("server CPU per captured request", cpu_us("bin"), "us", cpu_us("bare"), 25)
+    # Where it goes, by thread (utime+stime of each thread over the same runs).
+    for cls, label in THREAD_CLASSES:
+        def per_class(server, cls=cls):
+            ticks = rec.get((f"cpu_ticks_{cls}", server), {})
+            return [ticks[rnd] * 1e6 / clk_tck / max(ok_count(run), 1)
+                    for rnd, run in sorted(runs.get(("sat", server), {}).items()) if rnd in ticks]
+        values = per_class("bin")
+        if values and statistics.median(values) > 0:
+            add(f"  {label}", values, "us", per_class("bare") or None)
 
     skip = os.environ.get("STEADY_SKIP", "1")
 

@@ -30,8 +30,10 @@ const COLUMNS: &str = "id, bin_key, received_at, outcome, method, path, query, h
     content_type, body, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
     kz_object_id";
 const COLUMN_COUNT: usize = 16;
-/// How often the background connection folds the WAL back into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the background connection folds the WAL back into the database file while
+/// captures arrive, and while they do not.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
+const IDLE_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 /// WAL frames (pages) beyond which the writer finishes a checkpoint itself, so the WAL can
 /// start over even when captures never pause (about 32 MiB of 4 KiB pages).
 const WAL_RESET_FRAMES: i64 = 8_192;
@@ -200,6 +202,10 @@ pub(super) async fn spawn(
 /// Folds the WAL into the database file on its own connection, so the copying and its fsync
 /// never sit between a commit and its acknowledgement.
 ///
+/// Rounds are short and frequent while captures arrive: a long copy competes with the writer
+/// for the two cores and showed up as 2–5 ms commits. When the WAL stops growing the rounds
+/// slow down, so an idle server stays idle.
+///
 /// SQLite syncs the database file only in a checkpoint that reaches the end of the WAL, and
 /// under endless load that is the writer's (below): left alone, it would flush everything the
 /// background copied since the last restart while captures wait. So after each round this
@@ -209,15 +215,23 @@ async fn checkpoint(conn: SqliteConnection, database: Option<File>, wal_too_long
     let mut checkpointer = Checkpointer {
         conn,
         database: database.map(Arc::new),
+        flushed: None,
     };
-    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next = tokio::time::Instant::now() + CHECKPOINT_INTERVAL;
     loop {
-        ticks.tick().await;
-        let Some(frames) = checkpointer.round().await else {
+        tokio::time::sleep_until(next).await;
+        let started = tokio::time::Instant::now();
+        let Some(wal) = checkpointer.round().await else {
+            next = started + CHECKPOINT_INTERVAL;
             continue;
         };
-        if frames > WAL_RESET_FRAMES {
+        next = started
+            + if wal.grew {
+                CHECKPOINT_INTERVAL
+            } else {
+                IDLE_CHECKPOINT_INTERVAL
+            };
+        if wal.frames > WAL_RESET_FRAMES {
             // One more round straight away copies and flushes only what arrived during the
             // first, which leaves the writer less still.
             checkpointer.round().await;
@@ -230,29 +244,42 @@ struct Checkpointer {
     conn: SqliteConnection,
     /// The database file, to flush what the checkpoints copied into it.
     database: Option<Arc<File>>,
+    /// The WAL's length and copied frames as of the last flush.
+    flushed: Option<(i64, i64)>,
+}
+
+/// What a checkpoint round saw.
+struct WalRound {
+    /// The WAL's length in frames.
+    frames: i64,
+    /// Whether anything was written or copied since the round before.
+    grew: bool,
 }
 
 impl Checkpointer {
-    /// Copies what it can of the WAL into the database file and flushes it there; returns the
-    /// WAL's length in frames.
-    async fn round(&mut self) -> Option<i64> {
-        let frames: i64 = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+    /// Copies what it can of the WAL into the database file and flushes what it copied.
+    async fn round(&mut self) -> Option<WalRound> {
+        let (frames, copied): (i64, i64) = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&mut self.conn)
             .await
         {
-            Ok(row) => row.try_get(1).unwrap_or(0),
+            Ok(row) => (row.try_get(1).unwrap_or(0), row.try_get(2).unwrap_or(0)),
             Err(err) => {
                 tracing::warn!(error = %err, "background WAL checkpoint failed");
                 return None;
             }
         };
-        if let (Some(database), true) = (self.database.clone(), frames > 0) {
+        let grew = self.flushed != Some((frames, copied));
+        if let (Some(database), true) = (self.database.clone(), grew && copied > 0) {
             let flushed = tokio::task::spawn_blocking(move || database.sync_data()).await;
-            if let Err(err) = flushed.map_err(std::io::Error::other).and_then(|done| done) {
-                tracing::warn!(error = %err, "flushing the database file failed");
+            match flushed.map_err(std::io::Error::other).and_then(|done| done) {
+                Ok(()) => self.flushed = Some((frames, copied)),
+                Err(err) => tracing::warn!(error = %err, "flushing the database file failed"),
             }
+        } else {
+            self.flushed = Some((frames, copied));
         }
-        Some(frames)
+        Some(WalRound { frames, grew })
     }
 }
 
