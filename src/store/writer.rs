@@ -221,6 +221,12 @@ async fn checkpoint(conn: SqliteConnection, database: Option<File>, wal_too_long
     loop {
         tokio::time::sleep_until(next).await;
         let started = tokio::time::Instant::now();
+        if wal_too_long.load(Ordering::Relaxed) {
+            // The writer is finishing a checkpoint so the WAL can start over; a round of
+            // ours now would hold the WAL and stop it from doing so.
+            next = started + CHECKPOINT_INTERVAL;
+            continue;
+        }
         let Some(wal) = checkpointer.round().await else {
             next = started + CHECKPOINT_INTERVAL;
             continue;
@@ -302,6 +308,7 @@ impl Writer {
     async fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut shutdown = None;
+        let mut restarting = false;
         while let Some(first) = rx.recv().await {
             batch.push(first);
             while batch.len() < MAX_BATCH {
@@ -314,17 +321,24 @@ impl Writer {
             if shutdown.is_some() {
                 break;
             }
-            if self.wal_too_long.swap(false, Ordering::Relaxed) {
-                // The background checkpoint has copied and flushed nearly everything;
-                // finishing the last frames here, between batches, lets the WAL restart.
-                // It costs a millisecond or two of copying and syncing, only under
-                // sustained load, and never between a commit and its acknowledgement.
+            if restarting {
+                // That batch started the WAL over (SQLite does it at the first write after
+                // a complete checkpoint); the background checkpointer may go on.
+                self.wal_too_long.store(false, Ordering::Relaxed);
+                restarting = false;
+            } else if self.wal_too_long.load(Ordering::Relaxed) {
+                // The background checkpoint has copied and flushed nearly everything, and
+                // waits; finishing the last frames here, between batches, lets the next
+                // batch start the WAL over. It costs a millisecond or two of copying and
+                // syncing, only under sustained load, and never between a commit and its
+                // acknowledgement.
                 if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(&mut self.conn)
                     .await
                 {
                     tracing::warn!(error = %err, "WAL checkpoint in the writer failed");
                 }
+                restarting = true;
             }
         }
         // Whatever was queued before the shutdown request still gets written.
