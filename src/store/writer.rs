@@ -31,9 +31,10 @@ const COLUMNS: &str = "id, bin_key, received_at, outcome, method, path, query, h
     kz_object_id";
 const COLUMN_COUNT: usize = 16;
 /// How often the background connection folds the WAL back into the database file while
-/// captures arrive, and while they do not.
+/// captures arrive, and while they do not. The idle pause bounds how late the first round of
+/// a new burst comes: at 500 ms the WAL had grown past its size limit before that round.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
-const IDLE_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+const IDLE_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// WAL frames (pages) beyond which the writer finishes a checkpoint itself, so the WAL can
 /// start over even when captures never pause (about 32 MiB of 4 KiB pages).
 const WAL_RESET_FRAMES: i64 = 8_192;
@@ -204,7 +205,7 @@ pub(super) async fn spawn(
 ///
 /// Rounds are short and frequent while captures arrive: a long copy competes with the writer
 /// for the two cores and showed up as 2–5 ms commits. When the WAL stops growing the rounds
-/// slow down, so an idle server stays idle.
+/// slow down, so an idle server stays nearly idle.
 ///
 /// SQLite syncs the database file only in a checkpoint that reaches the end of the WAL, and
 /// under endless load that is the writer's (below): left alone, it would flush everything the
