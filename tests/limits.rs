@@ -234,10 +234,13 @@ async fn under_endless_load_a_capped_bin_keeps_the_database_from_growing() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         sizes.push(std::fs::metadata(&db).unwrap().len());
     }
-    let settled = sizes[2];
+    // As in the benchmark: over the second half the file grows by at most 10 % past the
+    // largest it was in the first (how soon it reaches that size depends on how the sweeper's
+    // runs fall between the bursts).
+    let first_half = *sizes[..4].iter().max().unwrap();
     let last = *sizes.last().unwrap();
     assert!(
-        last <= settled + settled / 10,
+        last <= first_half + first_half / 10,
         "database kept growing under a capped load: {sizes:?}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
