@@ -225,12 +225,7 @@ async fn listing_pages_newest_first_and_filters_by_event_type() {
         .all(|r| r["kaizala"]["event_type"] == "SurveyResponse"));
 
     for bad in ["limit=0", "limit=abc", "limit=100000", "before=xyz"] {
-        let response = app
-            .client
-            .get(format!("{}/api/v1/bins/{bin}/requests?{bad}", app.base))
-            .send()
-            .await
-            .unwrap();
+        let response = app.get(&format!("/api/v1/bins/{bin}/requests?{bad}")).await;
         assert_eq!(response.status(), 400, "{bad}");
         let error: Value = response.json().await.unwrap();
         assert!(!error["error"].as_str().unwrap().is_empty());
@@ -266,11 +261,8 @@ async fn binary_bodies_round_trip_byte_for_byte() {
     assert_eq!(decoded, body);
 
     let raw = app
-        .client
-        .get(format!("{}/api/v1/bins/{bin}/requests/{id}/raw", app.base))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/api/v1/bins/{bin}/requests/{id}/raw"))
+        .await;
     assert_eq!(raw.status(), 200);
     assert_eq!(raw.headers()["x-content-type-options"], "nosniff");
     assert_eq!(raw.headers()["content-security-policy"], "sandbox");
@@ -282,13 +274,7 @@ async fn oversized_bodies_get_413_are_recorded_without_body_and_the_server_keeps
     let app = spawn_app_with(&["--max-body-bytes", "1KiB"]).await;
     let bin = app.bin_id().await;
 
-    let response = app
-        .client
-        .post(format!("{}/{bin}", app.base))
-        .body(vec![b'x'; 5_000])
-        .send()
-        .await
-        .unwrap();
+    let response = app.post(&format!("/{bin}"), vec![b'x'; 5_000]).await;
     assert_eq!(response.status(), 413);
     assert!(response.text().await.unwrap().contains("too large"));
 
@@ -297,21 +283,14 @@ async fn oversized_bodies_get_413_are_recorded_without_body_and_the_server_keeps
         (0..8).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'y'; 512]))),
     );
     let response = app
-        .client
-        .post(format!("{}/{bin}/chunked", app.base))
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            &format!("/{bin}/chunked"),
+            reqwest::Body::wrap_stream(chunks),
+        )
+        .await;
     assert_eq!(response.status(), 413);
 
-    let fits = app
-        .client
-        .post(format!("{}/{bin}", app.base))
-        .body(vec![b'z'; 1024])
-        .send()
-        .await
-        .unwrap();
+    let fits = app.post(&format!("/{bin}"), vec![b'z'; 1024]).await;
     assert_eq!(fits.status(), 200);
 
     let requests = app.all_requests(&bin).await;
@@ -366,11 +345,8 @@ async fn deleting_a_request_clearing_and_deleting_a_bin() {
     );
 
     let cleared: Value = app
-        .client
-        .delete(format!("{}/api/v1/bins/{bin}/requests", app.base))
-        .send()
+        .delete(&format!("/api/v1/bins/{bin}/requests"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -380,27 +356,11 @@ async fn deleting_a_request_clearing_and_deleting_a_bin() {
         0
     );
 
-    let gone = app
-        .client
-        .delete(format!("{}/api/v1/bins/{bin}", app.base))
-        .send()
-        .await
-        .unwrap();
+    let gone = app.delete(&format!("/api/v1/bins/{bin}")).await;
     assert_eq!(gone.status(), 200);
-    let after = app
-        .client
-        .get(format!("{}/api/v1/bins/{bin}", app.base))
-        .send()
-        .await
-        .unwrap();
+    let after = app.get(&format!("/api/v1/bins/{bin}")).await;
     assert_eq!(after.status(), 404);
-    let capture = app
-        .client
-        .post(format!("{}/{bin}", app.base))
-        .body("late")
-        .send()
-        .await
-        .unwrap();
+    let capture = app.post(&format!("/{bin}"), "late").await;
     assert_eq!(capture.status(), 404);
 }
 
@@ -408,20 +368,10 @@ async fn deleting_a_request_clearing_and_deleting_a_bin() {
 async fn health_inspect_redirect_and_plain_http_listener() {
     let app = spawn_app().await;
     let bin = app.bin_id().await;
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
 
-    let redirect = app
-        .client
-        .get(format!("{}/{bin}?inspect", app.base))
-        .send()
-        .await
-        .unwrap();
+    let redirect = app.get(&format!("/{bin}?inspect")).await;
     assert_eq!(redirect.status(), 303);
     assert_eq!(redirect.headers()["location"], format!("/inspect/{bin}"));
     assert!(
@@ -439,11 +389,6 @@ async fn health_inspect_redirect_and_plain_http_listener() {
     assert_eq!(over_http.status(), 200);
     assert_eq!(app.all_requests(&bin).await.len(), 1);
 
-    let missing = app
-        .client
-        .get(format!("{}/api/v1/nothing", app.base))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.get("/api/v1/nothing").await;
     assert_eq!(missing.status(), 404);
 }

@@ -69,13 +69,7 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_loses_nothing() {
         "every 200 is stored, nothing else"
     );
 
-    let after = app
-        .client
-        .post(format!("{}/{bin}", app.base))
-        .body("after")
-        .send()
-        .await
-        .unwrap();
+    let after = app.post(&format!("/{bin}"), "after").await;
     assert_eq!(after.status(), 200);
 }
 
@@ -197,13 +191,7 @@ async fn oversized_request_heads_are_refused_and_the_server_keeps_serving() {
         .map(|r| r.status().as_u16());
     assert_eq!(huge.as_ref().ok(), Some(&431), "one huge header: {huge:?}");
 
-    let fine = app
-        .client
-        .post(format!("{}/{bin}", app.base))
-        .body("fine")
-        .send()
-        .await
-        .unwrap();
+    let fine = app.post(&format!("/{bin}"), "fine").await;
     assert_eq!(fine.status(), 200);
     assert_eq!(app.all_requests(&bin).await.len(), 1);
 }
@@ -256,20 +244,10 @@ async fn the_retention_window_removes_old_requests() {
     let app = spawn_app_with(&["--retention", "1s", "--sweep-interval", "50ms"]).await;
     let bin = app.bin_id().await;
     for _ in 0..5 {
-        app.client
-            .post(format!("{}/{bin}", app.base))
-            .body("old")
-            .send()
-            .await
-            .unwrap();
+        app.post(&format!("/{bin}"), "old").await;
     }
     tokio::time::sleep(Duration::from_millis(1_600)).await;
-    app.client
-        .post(format!("{}/{bin}", app.base))
-        .body("new")
-        .send()
-        .await
-        .unwrap();
+    app.post(&format!("/{bin}"), "new").await;
     let left = app.all_requests(&bin).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["body_text"], "new");

@@ -129,11 +129,7 @@ async fn forms_from_other_sites_are_refused() {
 async fn kaizala_events_show_badges_summaries_duplicates_and_handshakes() {
     let app = spawn_app().await;
     let bin = app.bin_id().await;
-    app.client
-        .get(format!("{}/{bin}?validationToken=hello", app.base))
-        .send()
-        .await
-        .unwrap();
+    app.get(&format!("/{bin}?validationToken=hello")).await;
     let first = post_json(
         &app,
         &bin,
@@ -312,12 +308,7 @@ async fn pages_are_paginated_newest_first() {
     let app = spawn_app().await;
     let bin = app.bin_id().await;
     for n in 0..55 {
-        app.client
-            .post(format!("{}/{bin}/n{n}", app.base))
-            .body("x")
-            .send()
-            .await
-            .unwrap();
+        app.post(&format!("/{bin}/n{n}"), "x").await;
     }
     let (_, first) = page(&app, &format!("/inspect/{bin}")).await;
     assert_eq!(first.matches("<article class=\"card").count(), 50);

@@ -146,6 +146,7 @@ fn clip(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::summary::tests::event;
     use super::*;
     use serde_json::json;
 
@@ -164,20 +165,6 @@ mod tests {
         "GroupAdded",
         "GroupRemoved",
     ];
-
-    fn event(event_type: &str, data: Value) -> Value {
-        json!({
-            "objectId": "f2e5c4a1-group",
-            "objectType": "Group",
-            "eventType": event_type,
-            "eventId": format!("evt-{event_type}"),
-            "data": data,
-            "context": "ctx",
-            "fromUser": "+15550100",
-            "fromUserId": "u-1",
-            "fromUserName": "Asha",
-        })
-    }
 
     /// Both entry points must agree on every input.
     fn both(value: &Value) -> Option<KaizalaEvent> {

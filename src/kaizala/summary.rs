@@ -517,4 +517,4 @@ fn cap(mut text: String) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

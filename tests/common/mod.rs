@@ -94,14 +94,37 @@ impl TestApp {
             .to_owned()
     }
 
-    /// GET on a path, returning the JSON body (panics unless 200).
-    pub async fn get_json(&self, path: &str) -> Value {
-        let response = self
-            .client
+    /// GET on a path of the HTTPS listener.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .expect("get");
+            .expect("get")
+    }
+
+    /// POST of a body to a path of the HTTPS listener.
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .body(body)
+            .send()
+            .await
+            .expect("post")
+    }
+
+    /// DELETE on a path of the HTTPS listener.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("delete")
+    }
+
+    /// GET on a path, returning the JSON body (panics unless 200).
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.expect("json")
     }

@@ -2,7 +2,8 @@
 use super::*;
 use serde_json::json;
 
-fn event(event_type: &str, data: Value) -> Value {
+/// A Kaizala event of `event_type` as a group sends it, with `data` as its payload.
+pub(crate) fn event(event_type: &str, data: Value) -> Value {
     json!({
         "objectId": "f2e5c4a1-group",
         "objectType": "Group",
