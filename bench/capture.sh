@@ -9,8 +9,14 @@
 # inspect-page timings on a 100,000-request bin and startup time on a 1,000,000-request
 # database, then a table with PASS/FAIL against the targets. See BENCHMARKS.md.
 #
+# The saturated phase also drives a third server, the floor (examples/floor.rs): the issue's
+# reference design of a single writer with group commit and multi-row INSERTs into a table with
+# no index, trigger or parsing. Its figures are shown for reference, not judged: they say what
+# durable capture itself costs on this stack and machine.
+#
 # Knobs (environment): ROUNDS (3), DURATION (10s), CONNS (50), WORKERS (2), WARMUP (3s),
 # FILL_ROWS (100000), STARTUP_ROWS (1000000), BIN_PORT (18443), BARE_PORT (19443),
+# FLOOR_PORT (20443),
 # STEADY_SKIP (1: seconds at the start of each fixed-rate run left out of the second p99),
 # SWEEP_SECONDS (20: endless load into one bin capped at 10,000, while the sweeper trims),
 # KEEP_RESULTS=1 keeps the raw oha JSON (its directory is printed).
@@ -25,6 +31,7 @@ FILL_ROWS=${FILL_ROWS:-100000}
 STARTUP_ROWS=${STARTUP_ROWS:-1000000}
 BIN_PORT=${BIN_PORT:-18443}
 BARE_PORT=${BARE_PORT:-19443}
+FLOOR_PORT=${FLOOR_PORT:-20443}
 KEEP_RESULTS=${KEEP_RESULTS:-0}
 STEADY_SKIP=${STEADY_SKIP:-1}
 SWEEP_SECONDS=${SWEEP_SECONDS:-20}
@@ -45,6 +52,7 @@ mkdir -p "$RES/oha"
 PIDS=()
 BIN_PID=""
 BARE_PID=""
+FLOOR_PID=""
 
 cleanup() {
     local pid
@@ -68,11 +76,12 @@ trap 'exit 130' INT TERM
 
 # --- 1. build ----------------------------------------------------------------------------
 log "building release binaries"
-cargo build --release --quiet --bin binspector --example bare
+cargo build --release --quiet --bin binspector --example bare --example floor
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 BINSPECTOR="$TARGET_DIR/release/binspector"
 BARE="$TARGET_DIR/release/examples/bare"
+FLOOR="$TARGET_DIR/release/examples/floor"
 
 # --- 2. the load generator -----------------------------------------------------------------
 if ! command -v oha >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/oha" ]]; then
@@ -166,8 +175,8 @@ request_count() {
         python3 -c 'import json,sys; print(json.load(sys.stdin)["request_count"])'
 }
 
-port_of() { [[ $1 == bin ]] && echo "$BIN_PORT" || echo "$BARE_PORT"; }
-pid_of() { [[ $1 == bin ]] && echo "$BIN_PID" || echo "$BARE_PID"; }
+port_of() { case $1 in bin) echo "$BIN_PORT" ;; floor) echo "$FLOOR_PORT" ;; *) echo "$BARE_PORT" ;; esac; }
+pid_of() { case $1 in bin) echo "$BIN_PID" ;; floor) echo "$FLOOR_PID" ;; *) echo "$BARE_PID" ;; esac; }
 
 oha_post() { # OUT URL [oha flags...]: capture load, POST of the Kaizala body over HTTPS
     local out=$1 url=$2
@@ -243,10 +252,18 @@ wait_https "$BIN_PORT" /healthz "$BIN_PID"
 BARE_PID=$!
 PIDS+=("$BARE_PID")
 wait_https "$BARE_PORT" / "$BARE_PID"
+"$FLOOR" --listen "127.0.0.1:$FLOOR_PORT" --cert "$DATA/tls/cert.pem" --key "$DATA/tls/key.pem" \
+    --workers "$WORKERS" --database "$WORK/floor.db" >>"$WORK/floor.log" 2>&1 &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+wait_https "$FLOOR_PORT" / "$FLOOR_PID"
+# The readiness probe above was stored too; the correctness check leaves it out.
+record stored_floor_probe floor 0 "$(sqlite3 "$WORK/floor.db" 'SELECT count(*) FROM requests;')"
 sleep 1
 record rss_idle bin 0 "$(status_kib "$BIN_PID" VmRSS)"
 record rss_idle bare 0 "$(status_kib "$BARE_PID" VmRSS)"
-log "binspector pid $BIN_PID on :$BIN_PORT, control pid $BARE_PID on :$BARE_PORT, body $BODY_BYTES bytes"
+log "binspector pid $BIN_PID on :$BIN_PORT, control pid $BARE_PID on :$BARE_PORT," \
+    "floor pid $FLOOR_PID on :$FLOOR_PORT, body $BODY_BYTES bytes"
 
 PHASES=(sat q1k q10k val)
 declare -A BIN_OF
@@ -262,7 +279,7 @@ url_of() { # SERVER PHASE [query]
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 log "load average at start $LOAD_START, before the load phases $LOAD_BEFORE"
 log "warm-up: $WARMUP each"
-for server in bare bin; do
+for server in bare floor bin; do
     oha_post "$RES/warmup-$server.json" "$(url_of "$server" warm)" -c "$CONNS" -z "$WARMUP"
 done
 
@@ -322,10 +339,12 @@ run_phase() { # PHASE SERVER ROUND
 }
 
 for ((round = 1; round <= ROUNDS; round++)); do
-    if ((round % 2)); then order=(bare bin); else order=(bin bare); fi
+    if ((round % 2)); then order=(bare floor bin); else order=(bin floor bare); fi
     log "round $round of $ROUNDS (order: ${order[*]})"
     for phase in "${PHASES[@]}"; do
         for server in "${order[@]}"; do
+            # The floor takes only the saturated load: it has no bins, handshakes or pages.
+            [[ $server == floor && $phase != sat ]] && continue
             run_phase "$phase" "$server" "$round"
         done
     done
@@ -338,6 +357,9 @@ for phase in "${PHASES[@]}"; do
     record stored "$phase" 0 "$(request_count "${BIN_OF[$phase]}")"
 done
 stop_pid "$BARE_PID"
+stop_pid "$FLOOR_PID"
+record stored_floor floor 0 "$(sqlite3 "$WORK/floor.db" 'SELECT count(*) FROM requests;')"
+rm -f "$WORK"/floor.db*
 
 # --- inspect pages on a 100,000-request bin ------------------------------------------------------
 log "stopping binspector to fill a bin with $FILL_ROWS requests"

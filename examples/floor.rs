@@ -1,0 +1,167 @@
+//! The floor server for the benchmarks: the least a durable capture can cost on binspector's
+//! stack. It is the reference design, "a single writer with group commit" and
+//! multi-row INSERTs, with nothing else: each request's body goes over a bounded channel to
+//! one writer task, which inserts what is queued (up to 64 rows) into a table with no index,
+//! trigger or other column, commits (SQLite WAL, `synchronous=NORMAL`, SQLite's own
+//! checkpoints), and only then lets the request be answered 200.
+//!
+//! It parses nothing, recognises nothing and keeps no counts, so the gap between it and the
+//! bare control is what durable group commit itself costs here.
+//!
+//! Run: `cargo run --release --example floor -- --listen 127.0.0.1:9444 \
+//!   --cert DATA/tls/cert.pem --key DATA/tls/key.pem --workers 2 --database /tmp/floor.db`
+
+use std::{collections::HashMap, fs, io::BufReader, net::SocketAddr, path::PathBuf, sync::Arc};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use bytes::{Bytes, BytesMut};
+use clap::Parser;
+use futures_util::StreamExt;
+use rustls::{
+    pki_types::{CertificateDer, PrivateKeyDer},
+    ServerConfig,
+};
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+    ConnectOptions, SqliteConnection,
+};
+use tokio::sync::{mpsc, oneshot};
+
+/// Rows per INSERT at most, as in the reference figure.
+const MAX_BATCH: usize = 64;
+
+/// Flags of the floor server.
+#[derive(Debug, Parser)]
+#[command(
+    name = "floor",
+    about = "Durable group-commit floor server for benchmarks."
+)]
+struct Args {
+    /// HTTPS listener address.
+    #[arg(long, default_value = "127.0.0.1:9444")]
+    listen: SocketAddr,
+    /// PEM certificate chain (e.g. the one binspector generated in <data-dir>/tls/cert.pem).
+    #[arg(long)]
+    cert: PathBuf,
+    /// PEM private key for --cert.
+    #[arg(long)]
+    key: PathBuf,
+    /// HTTP worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// SQLite database file (created if missing).
+    #[arg(long)]
+    database: PathBuf,
+}
+
+/// A body waiting to be written, and who waits for its commit.
+type Job = (Bytes, oneshot::Sender<bool>);
+
+/// Reads the whole body, waits until the writer has committed it, then answers.
+async fn answer(
+    mut payload: web::Payload,
+    writer: web::Data<mpsc::Sender<Job>>,
+) -> actix_web::Result<HttpResponse> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        body.extend_from_slice(&chunk?);
+    }
+    let bytes = body.len();
+    let (ack, committed) = oneshot::channel();
+    let stored = writer.send((body.freeze(), ack)).await.is_ok() && committed.await == Ok(true);
+    Ok(if stored {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(format!("{{\"stored\":true,\"bytes\":{bytes}}}"))
+    } else {
+        HttpResponse::ServiceUnavailable().body("not stored\n")
+    })
+}
+
+/// Drains the queue in batches of up to [`MAX_BATCH`], one INSERT and one commit each.
+async fn write(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
+    let mut statements: HashMap<usize, String> = HashMap::new();
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let sql = statements.entry(batch.len()).or_insert_with_key(|rows| {
+            format!(
+                "INSERT INTO requests (body) VALUES {}",
+                vec!["(?)"; *rows].join(", ")
+            )
+        });
+        let mut insert = sqlx::query(sql.as_str());
+        let mut acks = Vec::with_capacity(batch.len());
+        for (body, ack) in batch.drain(..) {
+            insert = insert.bind(Vec::from(body));
+            acks.push(ack);
+        }
+        let stored = match insert.execute(&mut conn).await {
+            Ok(_) => true,
+            Err(err) => {
+                eprintln!("floor: writing a batch failed: {err}");
+                false
+            }
+        };
+        for ack in acks {
+            let _ = ack.send(stored);
+        }
+    }
+}
+
+/// The rustls configuration, built the way binspector builds its own.
+fn tls_config(args: &Args) -> std::io::Result<ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut BufReader::new(fs::File::open(&args.cert)?))
+            .collect::<Result<_, _>>()?;
+    let key: PrivateKeyDer<'static> =
+        rustls_pemfile::private_key(&mut BufReader::new(fs::File::open(&args.key)?))?
+            .ok_or_else(|| std::io::Error::other("no PEM private key in --key"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(std::io::Error::other)?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let tls = tls_config(&args)?;
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&args.database)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .connect()
+        .await
+        .map_err(std::io::Error::other)?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .map_err(std::io::Error::other)?;
+    let (jobs, queue) = mpsc::channel::<Job>(1_024);
+    drop(tokio::spawn(write(conn, queue)));
+    let jobs = web::Data::new(jobs);
+    println!("floor server listening on https://{}/", args.listen);
+    HttpServer::new(move || {
+        App::new()
+            .app_data(jobs.clone())
+            .default_service(web::to(answer))
+    })
+    .workers(args.workers.max(1))
+    .keep_alive(std::time::Duration::from_secs(30))
+    .bind_rustls_0_23(args.listen, tls)?
+    .run()
+    .await
+}
