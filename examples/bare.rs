@@ -1,20 +1,17 @@
 //! The bare control server for the benchmarks: the same stack as binspector (actix-web over
-//! rustls 0.23 with the ring provider, the same PEM certificate and worker count), but every
-//! request to any path is read fully and answered 200 with a small JSON body, storing nothing.
+//! rustls 0.23, configured by binspector's own `tls::from_pem_files` from the same PEM
+//! certificate, and the same worker count), but every request to any path is read fully and
+//! answered 200 with a small JSON body, storing nothing.
 //!
 //! Run: `cargo run --release --example bare -- --listen 127.0.0.1:9443 \
 //!   --cert DATA/tls/cert.pem --key DATA/tls/key.pem --workers 2`
 
-use std::{fs, io::BufReader, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use bytes::BytesMut;
 use clap::Parser;
 use futures_util::StreamExt;
-use rustls::{
-    pki_types::{CertificateDer, PrivateKeyDer},
-    ServerConfig,
-};
 
 /// Flags of the control server.
 #[derive(Debug, Parser)]
@@ -48,29 +45,11 @@ async fn answer(mut payload: web::Payload) -> actix_web::Result<HttpResponse> {
         .body(format!("{{\"stored\":false,\"bytes\":{}}}", body.len())))
 }
 
-/// The rustls configuration, built the way binspector builds its own.
-fn tls_config(args: &Args) -> std::io::Result<ServerConfig> {
-    let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut BufReader::new(fs::File::open(&args.cert)?))
-            .collect::<Result<_, _>>()?;
-    let key: PrivateKeyDer<'static> =
-        rustls_pemfile::private_key(&mut BufReader::new(fs::File::open(&args.key)?))?
-            .ok_or_else(|| std::io::Error::other("no PEM private key in --key"))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(std::io::Error::other)?;
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tls)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let tls = tls_config(&args)?;
+    let tls =
+        binspector::tls::from_pem_files(&args.cert, &args.key).map_err(std::io::Error::other)?;
     println!("bare control server listening on https://{}/", args.listen);
     HttpServer::new(|| App::new().default_service(web::to(answer)))
         .workers(args.workers.max(1))

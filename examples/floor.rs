@@ -3,7 +3,8 @@
 //! multi-row INSERTs, with nothing else: each request's body goes over a bounded channel to
 //! one writer task, which inserts what is queued (up to 64 rows) into a table with no index,
 //! trigger or other column, commits (SQLite WAL, `synchronous=NORMAL`, SQLite's own
-//! checkpoints), and only then lets the request be answered 200.
+//! checkpoints), and only then lets the request be answered 200. HTTPS is set up exactly as
+//! binspector's and the control's (`binspector::tls::from_pem_files`).
 //!
 //! It parses nothing, recognises nothing and keeps no counts, so the gap between it and the
 //! bare control is what durable group commit itself costs here.
@@ -11,16 +12,12 @@
 //! Run: `cargo run --release --example floor -- --listen 127.0.0.1:9444 \
 //!   --cert DATA/tls/cert.pem --key DATA/tls/key.pem --workers 2 --database /tmp/floor.db`
 
-use std::{collections::HashMap, fs, io::BufReader, net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use bytes::{Bytes, BytesMut};
 use clap::Parser;
 use futures_util::StreamExt;
-use rustls::{
-    pki_types::{CertificateDer, PrivateKeyDer},
-    ServerConfig,
-};
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
     ConnectOptions, SqliteConnection,
@@ -115,29 +112,11 @@ async fn write(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// The rustls configuration, built the way binspector builds its own.
-fn tls_config(args: &Args) -> std::io::Result<ServerConfig> {
-    let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut BufReader::new(fs::File::open(&args.cert)?))
-            .collect::<Result<_, _>>()?;
-    let key: PrivateKeyDer<'static> =
-        rustls_pemfile::private_key(&mut BufReader::new(fs::File::open(&args.key)?))?
-            .ok_or_else(|| std::io::Error::other("no PEM private key in --key"))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(std::io::Error::other)?;
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tls)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let tls = tls_config(&args)?;
+    let tls =
+        binspector::tls::from_pem_files(&args.cert, &args.key).map_err(std::io::Error::other)?;
     let mut conn = SqliteConnectOptions::new()
         .filename(&args.database)
         .create_if_missing(true)

@@ -21,8 +21,15 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, StartupError> {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
         _ => ensure_self_signed(config)?,
     };
-    let certs = read_certs(&cert_path)?;
-    let key = read_key(&key_path)?;
+    from_pem_files(&cert_path, &key_path)
+}
+
+/// Builds the server configuration from a PEM certificate chain and its private key: rustls
+/// with the ring provider, the safe default protocol versions and ALPN `http/1.1`. The
+/// benchmark's control and floor servers use it too, so all three speak the same TLS.
+pub fn from_pem_files(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, StartupError> {
+    let certs = read_certs(cert_path)?;
+    let key = read_key(key_path)?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = ServerConfig::builder_with_provider(provider)
