@@ -6,12 +6,14 @@
 //! Run: `cargo run --release --example bare -- --listen 127.0.0.1:9443 \
 //!   --cert DATA/tls/cert.pem --key DATA/tls/key.pem --workers 2`
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use bytes::BytesMut;
 use clap::Parser;
 use futures_util::StreamExt;
+
+mod common;
 
 /// Flags of the control server.
 #[derive(Debug, Parser)]
@@ -20,18 +22,8 @@ use futures_util::StreamExt;
     about = "Bare actix-web + rustls control server for benchmarks."
 )]
 struct Args {
-    /// HTTPS listener address.
-    #[arg(long, default_value = "127.0.0.1:9443")]
-    listen: SocketAddr,
-    /// PEM certificate chain (e.g. the one binspector generated in <data-dir>/tls/cert.pem).
-    #[arg(long)]
-    cert: PathBuf,
-    /// PEM private key for --cert.
-    #[arg(long)]
-    key: PathBuf,
-    /// HTTP worker threads.
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
+    #[command(flatten)]
+    server: common::Listener,
 }
 
 /// Reads the whole body, then answers with a small JSON body.
@@ -47,14 +39,16 @@ async fn answer(mut payload: web::Payload) -> actix_web::Result<HttpResponse> {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let args = Args::parse();
-    let tls =
-        binspector::tls::from_pem_files(&args.cert, &args.key).map_err(std::io::Error::other)?;
-    println!("bare control server listening on https://{}/", args.listen);
+    let Args { server } = Args::parse();
+    let tls = server.tls()?;
+    println!(
+        "bare control server listening on https://{}/",
+        server.listen
+    );
     HttpServer::new(|| App::new().default_service(web::to(answer)))
-        .workers(args.workers.max(1))
+        .workers(server.workers.max(1))
         .keep_alive(Duration::from_secs(30))
-        .bind_rustls_0_23(args.listen, tls)?
+        .bind_rustls_0_23(server.listen, tls)?
         .run()
         .await
 }

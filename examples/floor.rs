@@ -12,7 +12,7 @@
 //! Run: `cargo run --release --example floor -- --listen 127.0.0.1:9444 \
 //!   --cert DATA/tls/cert.pem --key DATA/tls/key.pem --workers 2 --database /tmp/floor.db`
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
+use std::{collections::HashMap, path::PathBuf};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use bytes::{Bytes, BytesMut};
@@ -27,6 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 /// Rows per INSERT at most, as in the reference figure.
 const MAX_BATCH: usize = 64;
 
+mod common;
+
 /// Flags of the floor server.
 #[derive(Debug, Parser)]
 #[command(
@@ -34,18 +36,8 @@ const MAX_BATCH: usize = 64;
     about = "Durable group-commit floor server for benchmarks."
 )]
 struct Args {
-    /// HTTPS listener address.
-    #[arg(long, default_value = "127.0.0.1:9444")]
-    listen: SocketAddr,
-    /// PEM certificate chain (e.g. the one binspector generated in <data-dir>/tls/cert.pem).
-    #[arg(long)]
-    cert: PathBuf,
-    /// PEM private key for --cert.
-    #[arg(long)]
-    key: PathBuf,
-    /// HTTP worker threads.
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
+    #[command(flatten)]
+    server: common::Listener,
     /// SQLite database file (created if missing).
     #[arg(long)]
     database: PathBuf,
@@ -115,8 +107,7 @@ async fn write(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let tls =
-        binspector::tls::from_pem_files(&args.cert, &args.key).map_err(std::io::Error::other)?;
+    let tls = args.server.tls()?;
     let mut conn = SqliteConnectOptions::new()
         .filename(&args.database)
         .create_if_missing(true)
@@ -132,15 +123,15 @@ async fn main() -> std::io::Result<()> {
     let (jobs, queue) = mpsc::channel::<Job>(1_024);
     drop(tokio::spawn(write(conn, queue)));
     let jobs = web::Data::new(jobs);
-    println!("floor server listening on https://{}/", args.listen);
+    println!("floor server listening on https://{}/", args.server.listen);
     HttpServer::new(move || {
         App::new()
             .app_data(jobs.clone())
             .default_service(web::to(answer))
     })
-    .workers(args.workers.max(1))
+    .workers(args.server.workers.max(1))
     .keep_alive(std::time::Duration::from_secs(30))
-    .bind_rustls_0_23(args.listen, tls)?
+    .bind_rustls_0_23(args.server.listen, tls)?
     .run()
     .await
 }
