@@ -193,8 +193,8 @@ oha_get() { # OUT URL [oha flags...]
 }
 
 # Fills DB with NBINS new bins of ROWS_PER_BIN Kaizala requests each, in one transaction,
-# exactly as the writer would have stored them (ids grow; the schema's triggers keep the
-# per-bin counts). Prints the bin ids.
+# exactly as the writer would have stored them (ids grow, each bin numbers its requests from 1;
+# the schema's triggers keep the per-bin counts and last numbers). Prints the bin ids.
 fill_db() {
     local db=$1 nbins=$2 per_bin=$3 now_ms base bins
     now_ms=$(date +%s%3N)
@@ -226,13 +226,14 @@ rows AS (
         printf('evt-%010d', $base + i + 1) AS event_id
     FROM n
 )
-INSERT INTO requests (id, bin_key, received_at, outcome, method, path, query, headers,
-    content_type, body, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type,
-    kz_object_id)
-SELECT $base + i + 1, bin_key, $now_ms - 3600000 + i / 10, 'stored', 'POST', '/', '',
-    '[["accept","*/*"],["content-length","$BODY_BYTES"],["content-type","application/json"],["host","127.0.0.1:$BIN_PORT"],["user-agent","Kaizala-Webhook/1.0"]]',
-    'application/json', b, length(b), '127.0.0.1', event_type, event_id, 'Group',
-    'a61c2e9f-8b3d-4f07-95e2-1d4c7b8e0f36@1'
+INSERT INTO requests (id, bin_key, seq, received_at, outcome, method, path, query, headers,
+    content_type, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type,
+    kz_object_id, body_head, body_rest)
+SELECT $base + i + 1, bin_key, i % $per_bin + 1, $now_ms - 3600000 + i / 10, 'stored', 'POST',
+    '/', '',
+    '[["host","127.0.0.1:$BIN_PORT"],["user-agent","Kaizala-Webhook/1.0"],["accept","*/*"],["content-type","application/json"],["content-length","$BODY_BYTES"]]',
+    'application/json', length(b), '127.0.0.1', event_type, event_id, 'Group',
+    'a61c2e9f-8b3d-4f07-95e2-1d4c7b8e0f36@1', b, x''
 FROM (SELECT i, bin_key, event_type, event_id,
         CAST(replace(replace('$template', '@TYPE@', event_type), '@EID@', event_id) AS BLOB) AS b
       FROM rows);
@@ -366,7 +367,7 @@ log "stopping binspector to fill a bin with $FILL_ROWS requests"
 stop_pid "$BIN_PID"
 INSPECT_BIN=$(fill_db "$DATA/binspector.db" 1 "$FILL_ROWS")
 MID=$(sqlite3 "$DATA/binspector.db" \
-    "SELECT id FROM requests WHERE bin_key = (SELECT key FROM bins WHERE id = '$INSPECT_BIN') ORDER BY id LIMIT 1 OFFSET $((FILL_ROWS / 2));")
+    "SELECT seq FROM requests WHERE bin_key = (SELECT key FROM bins WHERE id = '$INSPECT_BIN') ORDER BY seq LIMIT 1 OFFSET $((FILL_ROWS / 2));")
 start_binspector "$DATA" --max-requests-per-bin 0 --retention 0
 wait_https "$BIN_PORT" /healthz "$BIN_PID"
 [[ $(request_count "$INSPECT_BIN") == "$FILL_ROWS" ]] || die "the filled bin does not hold $FILL_ROWS requests"

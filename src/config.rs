@@ -91,6 +91,14 @@ pub struct Config {
     /// How long a capture waits for room in the write queue before it is answered 503.
     #[arg(long, env = "BINSPECTOR_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub queue_timeout: Duration,
+
+    /// Live-event streams (open inspect pages) allowed at once; more are answered 503.
+    #[arg(long, env = "BINSPECTOR_MAX_STREAMS", default_value_t = 256)]
+    pub max_streams: usize,
+
+    /// Live-event streams allowed at once from one client address.
+    #[arg(long, env = "BINSPECTOR_MAX_STREAMS_PER_CLIENT", default_value_t = 16)]
+    pub max_streams_per_client: usize,
 }
 
 impl Config {
@@ -109,6 +117,14 @@ impl Config {
         usize::try_from(budget)
             .unwrap_or(usize::MAX)
             .min(tokio::sync::Semaphore::MAX_PERMITS)
+    }
+
+    /// Body bytes one client address may hold at once: a quarter of the budget, and never
+    /// less than one largest body.
+    pub fn body_share(&self) -> usize {
+        let share = (self.body_budget() / 4)
+            .max(usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX));
+        share.min(self.body_budget())
     }
 
     /// The retention window, or `None` when everything is kept.
@@ -176,17 +192,66 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is too long"))
 }
 
-/// Accepts an absolute http(s) URL and drops any trailing slash.
+/// Accepts an absolute http(s) URL, a valid host and an optional plain path, and drops any
+/// trailing slash. Everything in it can then be shown in pages and shell lines as it is.
 fn parse_public_url(text: &str) -> Result<String, String> {
     let trimmed = text.trim().trim_end_matches('/');
     let rest = trimmed
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"))
         .ok_or_else(|| format!("`{text}` must start with https:// or http://"))?;
-    if rest.is_empty() || rest.contains(char::is_whitespace) {
-        return Err(format!("`{text}` has no host"));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if !valid_authority(authority) {
+        return Err(format!("`{text}` does not have a valid host[:port]"));
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/-._~".contains(c);
+    if !path.chars().all(plain) {
+        return Err(format!(
+            "`{text}` may only have letters, digits and - . _ ~ in its path"
+        ));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Whether `text` is a syntactically valid `host[:port]`: a DNS name (letters, digits, `-`,
+/// `.`, `_`), an IPv4 address or a bracketed IPv6 address, and an optional port. Hosts that
+/// pass can be put in pages, URLs and shell lines without quoting surprises.
+pub fn valid_authority(text: &str) -> bool {
+    let (host, port) = if let Some(bracketed) = text.strip_prefix('[') {
+        let Some((inside, after)) = bracketed.split_once(']') else {
+            return false;
+        };
+        if inside.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => ("", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match text.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    let port_ok = port.is_none_or(|port| {
+        !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|port| port > 0)
+    });
+    let host_ok = text.starts_with('[')
+        || (!host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+            && !host.starts_with(['-', '.'])
+            && !host.contains(".."));
+    port_ok && host_ok
 }
 
 /// The host part of a public URL (`https://bins.example.com:8443/x` gives `bins.example.com`).
@@ -231,11 +296,47 @@ mod tests {
             Ok("https://bins.example.com".to_owned())
         );
         assert!(parse_public_url("bins.example.com").is_err());
+        assert!(parse_public_url("https://evil.example'; rm -rf ~").is_err());
+        assert!(parse_public_url("https://bins.example.com/a b").is_err());
+        assert_eq!(
+            parse_public_url("http://[::1]:8080/bins"),
+            Ok("http://[::1]:8080/bins".to_owned())
+        );
         assert_eq!(
             public_url_host("https://bins.example.com:8443/x"),
             Some("bins.example.com")
         );
         assert_eq!(public_url_host("http://[::1]:80"), Some("::1"));
+    }
+
+    #[test]
+    fn hosts_are_checked_strictly() {
+        for good in [
+            "localhost",
+            "bins.example.com:8443",
+            "127.0.0.1:1",
+            "[::1]:8443",
+            "[::1]",
+            "a_b.example",
+        ] {
+            assert!(valid_authority(good), "{good}");
+        }
+        for bad in [
+            "",
+            "evil.example'; rm -rf ~; echo '",
+            "evil.example/x",
+            "a b",
+            "host:",
+            "host:99999",
+            "host:0",
+            "[not-v6]:80",
+            "[::1]x",
+            "-x.example",
+            "x..example",
+            "javascript:alert(1)",
+        ] {
+            assert!(!valid_authority(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::store::WriterError;
+use crate::{budget::BudgetError, store::WriterError, streams::SlotError};
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -18,18 +18,36 @@ pub enum AppError {
     /// Any other path that leads nowhere.
     #[error("nothing here")]
     NotFound,
+    /// The path exists, but not for this method; `allow` lists the methods it takes.
+    #[error("this method is not allowed here (allowed: {allow})")]
+    MethodNotAllowed { allow: &'static str },
     /// The client sent something we cannot act on; the text says what.
     #[error("{0}")]
     BadRequest(String),
+    /// A request head over the documented limits (414 or 431); the text says which.
+    #[error("{message}")]
+    HeadTooLarge { status: u16, message: String },
+    /// The body stopped arriving, or did not arrive within the body timeout.
+    #[error("{0}")]
+    BodyTimeout(String),
     /// A state-changing form arrived from another site.
     #[error("this form must be sent from binspector's own pages")]
     CrossSite,
     /// The write queue stayed full; the client should retry.
     #[error("binspector is busy storing other requests; retry in a moment")]
     Busy,
+    /// A memory budget for bodies stayed exhausted, or this client holds its share of it.
+    #[error("{0}; retry in a moment")]
+    MemoryBusy(#[from] BudgetError),
+    /// No live-stream slot is free.
+    #[error("{0}")]
+    StreamsFull(#[from] SlotError),
     /// The store is shutting down.
     #[error("binspector is shutting down")]
     ShuttingDown,
+    /// Writes no longer reach the database file; the writer logged why.
+    #[error("binspector cannot store requests right now; retry later")]
+    StorageUnavailable,
     /// The database failed.
     #[error("something went wrong on our side")]
     Database(#[from] sqlx::Error),
@@ -49,15 +67,30 @@ impl From<WriterError> for AppError {
             WriterError::QueueFull => AppError::Busy,
             WriterError::Closed => AppError::ShuttingDown,
             WriterError::Failed => AppError::WriteFailed,
+            WriterError::Unavailable(_) => AppError::StorageUnavailable,
         }
     }
 }
 
 /// The JSON shape of every error.
 #[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    status: u16,
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub status: u16,
+}
+
+impl AppError {
+    /// Seconds a client should wait before trying again, for errors that pass.
+    fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            AppError::Busy
+            | AppError::MemoryBusy(_)
+            | AppError::StreamsFull(_)
+            | AppError::ShuttingDown => Some("1"),
+            AppError::StorageUnavailable => Some("60"),
+            _ => None,
+        }
+    }
 }
 
 impl ResponseError for AppError {
@@ -66,9 +99,18 @@ impl ResponseError for AppError {
             AppError::BinNotFound | AppError::RequestNotFound | AppError::NotFound => {
                 StatusCode::NOT_FOUND
             }
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::HeadTooLarge { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            }
+            AppError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::CrossSite => StatusCode::FORBIDDEN,
-            AppError::Busy | AppError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy
+            | AppError::MemoryBusy(_)
+            | AppError::StreamsFull(_)
+            | AppError::ShuttingDown
+            | AppError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Render(_) | AppError::WriteFailed => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -85,8 +127,18 @@ impl ResponseError for AppError {
         let status = self.status_code();
         let message = self.to_string();
         let mut response = HttpResponse::build(status);
-        if matches!(self, AppError::Busy | AppError::ShuttingDown) {
-            response.insert_header(("Retry-After", "1"));
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header(("Retry-After", seconds));
+        }
+        if matches!(
+            self,
+            AppError::HeadTooLarge { .. } | AppError::BodyTimeout(_) | AppError::StreamsFull(_)
+        ) {
+            // The connection is in an unknown state (or is one a stranger should not keep).
+            response.force_close();
+        }
+        if let AppError::MethodNotAllowed { allow } = self {
+            response.insert_header(("Allow", *allow));
         }
         response.json(ErrorBody {
             error: &message,

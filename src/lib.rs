@@ -1,21 +1,33 @@
 //! binspector: a self-hosted request inspector that understands Microsoft Kaizala webhooks.
 
+/// Memory budgets for bodies in flight, with a share per client address.
+pub mod budget;
 /// The capture handler: stores every request sent to a bin, then answers.
 pub mod capture;
 /// Wall-clock time as stored and as shown.
 pub mod clock;
 /// Command-line flags and environment variables, validated once at startup.
 pub mod config;
+/// The data directory: private, and locked by one instance at a time.
+pub mod datadir;
 /// The request error type and how it is rendered.
 pub mod error;
+/// Header fields as received, and their stored JSON shape.
+pub mod headers;
 /// Recognising and summarising Kaizala webhook events.
 pub mod kaizala;
 /// Body views computed as data: JSON tokens, form fields, multipart parts, hex rows.
 pub mod render;
+/// The listeners: TLS, the HTTP/1 tap, and actix-http around the app.
+pub mod server;
 /// Opening the store, TLS, listeners, background tasks and shutdown.
 pub mod startup;
+/// The state every handler receives.
+pub mod state;
 /// SQLite storage: the pool, migrations, the single writer task and read queries.
 pub mod store;
+/// Slots for live-event streams, capped in all and per client address.
+pub mod streams;
 /// TLS configuration: PEM files or a persisted self-signed certificate.
 pub mod tls;
 /// The route table, pages, JSON API and health check.

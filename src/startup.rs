@@ -1,37 +1,39 @@
-//! Wiring: create the data directory, open the store, build TLS, bind the listeners, start
-//! the background tasks, and shut everything down in order. Tests build the same application.
+//! Wiring: lock the data directory, open the store, build TLS, bind the listeners, start the
+//! background tasks, and shut everything down in order. Tests build the same application.
 
 use std::{
     io,
     net::{SocketAddr, TcpListener},
-    path::PathBuf,
     sync::Arc,
     time::Duration,
 };
 
-use actix_web::{dev::Server, middleware, web, App, HttpServer};
+use actix_server::{Server, ServerHandle};
+use actix_web::web;
 use tokio::task::JoinHandle;
 
 use crate::{
     config::Config,
+    datadir::{DataDir, DataDirError},
+    server,
+    state::AppState,
     store::{spawn_sweeper, Store},
-    tls,
-    web::{html_errors, routes, security_headers, AppState},
+    tls::{self, TlsError},
 };
 
 /// Why binspector could not start; each reads as one sentence.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("the data directory {path} is not usable: {reason}")]
-    DataDir { path: PathBuf, reason: String },
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
     #[error("cannot open the database at {url}: {source}")]
     Database {
         url: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -45,12 +47,14 @@ pub struct Application {
     https_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
     public_url: Option<String>,
+    /// Held until the application stops, so no second instance uses the same data.
+    _data_dir: DataDir,
 }
 
 impl Application {
     /// Prepares everything and binds the listeners (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        prepare_data_dir(&config)?;
+        let data_dir = DataDir::open(&config.data_dir)?;
         let tls = tls::server_config(&config)?;
         let url = config.database_url();
         let store = Store::open(&url, config.write_queue)
@@ -77,41 +81,17 @@ impl Application {
 
         let config = Arc::new(config);
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-        let state = web::Data::new(AppState {
-            store: store.clone(),
-            config: config.clone(),
-            body_budget: Arc::new(tokio::sync::Semaphore::new(config.body_budget())),
-            shutdown,
-        });
-        let static_dir = config.static_dir.clone();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .wrap(middleware::from_fn(html_errors))
-                .wrap(security_headers())
-                .configure(|cfg| routes(cfg, &static_dir))
-        })
-        .max_connections(config.max_connections)
-        .client_request_timeout(config.header_timeout)
-        .tls_handshake_timeout(config.header_timeout)
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .keep_alive(Duration::from_secs(30))
-        .shutdown_timeout(10)
-        // Signals are handled below so live streams can be told to end first.
-        .disable_signals();
-        if let Some(workers) = config.workers {
-            server = server.workers(workers.max(1));
-        }
-        server = server
-            .listen_rustls_0_23(https, tls)
-            .map_err(|err| bind_error(config.listen, &err))?;
-        if let (Some(listener), Some(addr)) = (http, config.http_listen) {
-            server = server
-                .listen(listener)
-                .map_err(|err| bind_error(addr, &err))?;
-        }
-
-        let server = server.run();
+        let state = web::Data::new(AppState::new(store.clone(), config.clone(), shutdown));
+        let settings = server::Settings {
+            https,
+            tls,
+            http,
+            workers: config.workers,
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+            static_dir: config.static_dir.clone(),
+        };
+        let server = server::build(settings, state).map_err(|err| bind_error(https_addr, &err))?;
         let signals = tokio::spawn(stop_on_signal(server.handle(), shutdown_tx));
         Ok(Application {
             server,
@@ -121,6 +101,7 @@ impl Application {
             https_addr,
             http_addr,
             public_url: config.public_url.clone(),
+            _data_dir: data_dir,
         })
     }
 
@@ -171,17 +152,14 @@ impl Application {
     }
 
     /// A handle that can stop the server gracefully (used by tests).
-    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+    pub fn server_handle(&self) -> ServerHandle {
         self.server.handle()
     }
 }
 
 /// Waits for SIGINT or SIGTERM, ends live streams, then stops the server gracefully: it stops
 /// accepting and lets in-flight requests (and their captures) finish.
-async fn stop_on_signal(
-    server: actix_web::dev::ServerHandle,
-    shutdown: tokio::sync::watch::Sender<bool>,
-) {
+async fn stop_on_signal(server: ServerHandle, shutdown: tokio::sync::watch::Sender<bool>) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -203,19 +181,6 @@ async fn stop_on_signal(
     }
     let _ = shutdown.send(true);
     server.stop(true).await;
-}
-
-fn prepare_data_dir(config: &Config) -> Result<(), StartupError> {
-    let dir = &config.data_dir;
-    let unusable = |err: io::Error| StartupError::DataDir {
-        path: dir.clone(),
-        reason: err.to_string(),
-    };
-    std::fs::create_dir_all(dir).map_err(unusable)?;
-    let probe = dir.join(".binspector-write-test");
-    std::fs::write(&probe, b"ok").map_err(unusable)?;
-    std::fs::remove_file(&probe).map_err(unusable)?;
-    Ok(())
 }
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {

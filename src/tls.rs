@@ -9,14 +9,32 @@ use std::{
 };
 
 use rustls::{
+    crypto::CryptoProvider,
     pki_types::{CertificateDer, PrivateKeyDer},
+    server::ParsedCertificate,
+    sign::{CertifiedKey, SingleCertAndKey},
     ServerConfig,
 };
 
-use crate::{config::Config, startup::StartupError};
+use crate::config::Config;
+
+/// Why TLS could not be set up; each names the file at fault and reads as one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot use the certificate {path}: {reason}")]
+    Certificate { path: PathBuf, reason: String },
+    #[error("cannot use the private key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("the private key {key} does not belong to the certificate {cert}")]
+    Mismatch { cert: PathBuf, key: PathBuf },
+    #[error("cannot write the generated certificate to {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("TLS setup failed: {0}")]
+    Setup(String),
+}
 
 /// Builds the rustls server configuration the HTTPS listener uses.
-pub fn server_config(config: &Config) -> Result<ServerConfig, StartupError> {
+pub fn server_config(config: &Config) -> Result<ServerConfig, TlsError> {
     let (cert_path, key_path) = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
         _ => ensure_self_signed(config)?,
@@ -27,25 +45,53 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, StartupError> {
 /// Builds the server configuration from a PEM certificate chain and its private key: rustls
 /// with the ring provider, the safe default protocol versions and ALPN `http/1.1`. The
 /// benchmark's control and floor servers use it too, so all three speak the same TLS.
-pub fn from_pem_files(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, StartupError> {
-    let certs = read_certs(cert_path)?;
-    let key = read_key(key_path)?;
-
+pub fn from_pem_files(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = certified_key(cert_path, key_path, &provider)?;
     let mut tls = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|err| StartupError::Tls(format!("TLS setup failed: {err}")))?
+        .map_err(|err| TlsError::Setup(err.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|err| {
-            StartupError::Tls(format!(
-                "the key in {} does not fit the certificate in {}: {err}",
-                key_path.display(),
-                cert_path.display()
-            ))
-        })?;
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(key)));
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tls)
+}
+
+/// Reads and checks the pair, so that whatever is wrong is blamed on the right file.
+fn certified_key(
+    cert_path: &Path,
+    key_path: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
+    let bad_cert = |reason: String| TlsError::Certificate {
+        path: cert_path.to_owned(),
+        reason,
+    };
+    let bad_key = |reason: String| TlsError::Key {
+        path: key_path.to_owned(),
+        reason,
+    };
+    let certs = read_certs(cert_path).map_err(bad_cert)?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| bad_cert("it holds no PEM certificate".to_owned()))?;
+    ParsedCertificate::try_from(leaf)
+        .map_err(|err| bad_cert(format!("it is not a valid X.509 certificate ({err})")))?;
+    let key = read_key(key_path).map_err(bad_key)?;
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|err| bad_key(format!("it is not a usable private key ({err})")))?;
+    let certified = CertifiedKey::new(certs, signing_key);
+    match certified.keys_match() {
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            Err(TlsError::Mismatch {
+                cert: cert_path.to_owned(),
+                key: key_path.to_owned(),
+            })
+        }
+        _ => Ok(certified),
+    }
 }
 
 /// The names the generated certificate covers: localhost, the loopback addresses and the public host.
@@ -68,7 +114,7 @@ fn certificate_names(config: &Config) -> Vec<String> {
 }
 
 /// Returns the generated certificate's paths, creating it when absent or when the names changed.
-fn ensure_self_signed(config: &Config) -> Result<(PathBuf, PathBuf), StartupError> {
+fn ensure_self_signed(config: &Config) -> Result<(PathBuf, PathBuf), TlsError> {
     let dir = config.data_dir.join("tls");
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
@@ -81,12 +127,12 @@ fn ensure_self_signed(config: &Config) -> Result<(PathBuf, PathBuf), StartupErro
         return Ok((cert_path, key_path));
     }
 
-    fs::create_dir_all(&dir).map_err(|err| StartupError::DataDir {
+    fs::create_dir_all(&dir).map_err(|err| TlsError::Write {
         path: dir.clone(),
         reason: err.to_string(),
     })?;
     let generated = rcgen::generate_simple_self_signed(names)
-        .map_err(|err| StartupError::Tls(format!("could not generate a certificate: {err}")))?;
+        .map_err(|err| TlsError::Setup(format!("could not generate a certificate: {err}")))?;
     write_file(&cert_path, generated.cert.pem().as_bytes(), false)?;
     write_file(
         &key_path,
@@ -98,8 +144,8 @@ fn ensure_self_signed(config: &Config) -> Result<(PathBuf, PathBuf), StartupErro
     Ok((cert_path, key_path))
 }
 
-fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), StartupError> {
-    let failed = |err: std::io::Error| StartupError::DataDir {
+fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), TlsError> {
+    let failed = |err: std::io::Error| TlsError::Write {
         path: path.to_owned(),
         reason: err.to_string(),
     };
@@ -114,24 +160,16 @@ fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), Startup
     Ok(())
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, StartupError> {
-    let file = fs::File::open(path).map_err(|err| unreadable(path, &err.to_string()))?;
-    let certs = rustls_pemfile::certs(&mut BufReader::new(file))
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let file = fs::File::open(path).map_err(|err| err.to_string())?;
+    rustls_pemfile::certs(&mut BufReader::new(file))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| unreadable(path, &err.to_string()))?;
-    if certs.is_empty() {
-        return Err(unreadable(path, "it holds no PEM certificate"));
-    }
-    Ok(certs)
+        .map_err(|err| format!("it is not valid PEM ({err})"))
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, StartupError> {
-    let file = fs::File::open(path).map_err(|err| unreadable(path, &err.to_string()))?;
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    let file = fs::File::open(path).map_err(|err| err.to_string())?;
     rustls_pemfile::private_key(&mut BufReader::new(file))
-        .map_err(|err| unreadable(path, &err.to_string()))?
-        .ok_or_else(|| unreadable(path, "it holds no PEM private key"))
-}
-
-fn unreadable(path: &Path, reason: &str) -> StartupError {
-    StartupError::Tls(format!("cannot use {}: {reason}", path.display()))
+        .map_err(|err| format!("it is not valid PEM ({err})"))?
+        .ok_or_else(|| "it holds no PEM private key".to_owned())
 }

@@ -237,18 +237,58 @@ fn a_real_certificate_can_be_given() {
         "no certificate generated when one is given"
     );
 
-    // A key that does not match the certificate is refused at startup.
-    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
-    let mismatch = failed_start(&[
+    // A second binspector on the same data directory refuses to start, and names the first.
+    let second = failed_start(&[
         "--listen",
         "127.0.0.1:0",
         "--data-dir",
         data.to_str().unwrap(),
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
     ]);
-    assert!(mismatch.contains("does not fit"), "{mismatch}");
+    assert!(
+        second.contains("in use by another binspector")
+            && second.contains(&format!("process {}", server.child.id())),
+        "{second}"
+    );
+
+    // Whatever is wrong with the pair is blamed on the right file.
+    let other_data = dir.path().join("other-data");
+    let start_with = |cert: &std::path::Path, key: &std::path::Path| {
+        failed_start(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            other_data.to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ])
+    };
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other_key = dir.path().join("other-key.pem");
+    std::fs::write(&other_key, other.signing_key.serialize_pem()).unwrap();
+    let mismatch = start_with(&cert, &other_key);
+    assert!(
+        mismatch.contains("does not belong to the certificate"),
+        "{mismatch}"
+    );
+
+    let corrupt = dir.path().join("corrupt.pem");
+    std::fs::write(
+        &corrupt,
+        "-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let bad_cert = start_with(&corrupt, &key);
+    assert!(
+        bad_cert.contains(&format!("cannot use the certificate {}", corrupt.display()))
+            && !bad_cert.contains("private key"),
+        "{bad_cert}"
+    );
+
+    let bad_key = start_with(&cert, &corrupt);
+    assert!(
+        bad_key.contains(&format!("cannot use the private key {}", corrupt.display())),
+        "{bad_key}"
+    );
 }

@@ -272,15 +272,15 @@ async fn startup_on_a_million_stored_requests_takes_under_a_second() {
     let mut conn = SqliteConnection::connect(&url).await.unwrap();
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) \
-         INSERT INTO requests (id, bin_key, received_at, outcome, method, path, query, headers, \
-         body, body_size) SELECT i, (SELECT key FROM bins WHERE id = ?), 1795733333000 + i, \
-         'stored', 'POST', '/', '', '[]', x'7b7d', 2 FROM n",
+         INSERT INTO requests (id, bin_key, seq, received_at, outcome, method, path, query, \
+         headers, body_head, body_rest, body_size) SELECT i, (SELECT key FROM bins WHERE id = ?), \
+         i, 1795733333000 + i, 'stored', 'POST', '/', '', '[]', x'7b7d', x'', 2 FROM n",
     )
     .bind(&bin)
     .execute(&mut conn)
     .await
     .unwrap();
-    sqlx::query("UPDATE bins SET request_count = 1000000")
+    sqlx::query("UPDATE bins SET request_count = 1000000, last_seq = 1000000")
         .execute(&mut conn)
         .await
         .unwrap();

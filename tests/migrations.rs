@@ -2,7 +2,7 @@
 // Helpers here are test code too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use binspector::store::{new_bin_id, Store};
+use binspector::store::{new_bin_id, Listing, Store};
 use sqlx::{Connection, SqliteConnection};
 
 /// Migrations up to and including `last`, as an older binspector would have applied them.
@@ -19,7 +19,7 @@ fn migrations_up_to(last: i64) -> sqlx::migrate::Migrator {
 }
 
 #[actix_web::test]
-async fn integer_bin_keys_keep_every_request_count_and_duplicate_link() {
+async fn upgrades_keep_every_request_count_duplicate_link_and_body_and_number_requests_per_bin() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -48,15 +48,24 @@ async fn integer_bin_keys_keep_every_request_count_and_duplicate_link() {
         (3, &kept, Some("TextMessageCreated"), Some("evt-1")),
         (4, &kept, Some("MemberAdded"), Some("evt-2")),
     ];
+    // One body larger than the part listings read, to see it split and joined again.
+    let large: Vec<u8> = (0..100_000u32).map(|n| (n % 251) as u8).collect();
     for (id, bin, event_type, event_id) in rows {
+        let body = if id == 4 {
+            large.clone()
+        } else {
+            b"{}".to_vec()
+        };
         sqlx::query(
             "INSERT INTO requests (id, bin_id, received_at, outcome, method, path, query, \
              headers, body, body_size, kz_event_type, kz_event_id) \
-             VALUES (?, ?, ?, 'stored', 'POST', '/', '', '[]', x'7b7d', 2, ?, ?)",
+             VALUES (?, ?, ?, 'stored', 'POST', '/', '', '[[\"a\",\"b\"]]', ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(bin)
         .bind(1_795_733_333_000 + id)
+        .bind(&body)
+        .bind(body.len() as i64)
         .bind(event_type)
         .bind(event_id)
         .execute(&mut conn)
@@ -69,32 +78,70 @@ async fn integer_bin_keys_keep_every_request_count_and_duplicate_link() {
     let store = Store::open(&url, 16).await.unwrap();
     let bin = store.bin(&kept).await.unwrap().unwrap();
     assert_eq!((bin.created_at, bin.request_count), (1, 3));
-    let page = store.requests(&kept, None, 10, None).await.unwrap();
+    let all = Listing {
+        limit: 10,
+        body_prefix: 1024,
+        ..Listing::default()
+    };
+    let page = store.requests(&bin, &all).await.unwrap();
+    // Requests are numbered within their bin, in the order they came.
     let ids: Vec<i64> = page.requests.iter().map(|r| r.id).collect();
-    assert_eq!(ids, [4, 3, 1]);
+    assert_eq!(ids, [3, 2, 1]);
     assert!(page.requests.iter().all(|r| r.bin_id == kept));
     assert_eq!(page.requests[1].duplicate_of, Some(1));
+    assert_eq!(page.requests[1].headers[0].value, b"b");
+    // The listing read the start of the large body; the request itself has all of it.
+    assert_eq!(page.requests[0].body.len(), 1024);
+    assert!(page.requests[0].body_truncated);
+    assert_eq!(store.request(&bin, 3).await.unwrap().unwrap().body, large);
     assert_eq!(
-        store.event_counts(&kept).await.unwrap(),
+        store.event_counts(&bin).await.unwrap(),
         [
             ("TextMessageCreated".to_owned(), 2),
             ("MemberAdded".to_owned(), 1)
         ]
     );
-    let filtered = store
-        .requests(&kept, None, 10, Some("MemberAdded"))
-        .await
-        .unwrap();
-    assert_eq!(filtered.requests.len(), 1);
+    let filtered = Listing {
+        event_type: Some("MemberAdded"),
+        ..all.clone()
+    };
     assert_eq!(
         store
-            .requests(&other, None, 10, None)
+            .requests(&bin, &filtered)
             .await
             .unwrap()
             .requests
             .len(),
         1
     );
+    let other_bin = store.bin(&other).await.unwrap().unwrap();
+    let others = store.requests(&other_bin, &all).await.unwrap().requests;
+    assert_eq!(others.iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
+
+    // The next capture in a bin continues its numbers.
+    let next = store
+        .writer()
+        .capture(
+            binspector::store::NewRequest {
+                bin_id: kept.clone(),
+                received_at: 1_795_733_334_000,
+                outcome: binspector::store::Outcome::Stored,
+                method: "POST".to_owned(),
+                path: "/".to_owned(),
+                query: String::new(),
+                headers_json: "[]".to_owned(),
+                trailers_json: None,
+                content_type: None,
+                body: bytes::Bytes::from_static(b"next"),
+                body_size: 4,
+                remote_addr: None,
+                kaizala: None,
+            },
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next, 4);
 
     // The upgraded schema still counts and cascades.
     store
@@ -102,6 +149,6 @@ async fn integer_bin_keys_keep_every_request_count_and_duplicate_link() {
         .run(binspector::store::Command::DeleteBin { id: other.clone() })
         .await
         .unwrap();
-    assert_eq!(store.total_requests().await.unwrap(), 3);
+    assert_eq!(store.total_requests().await.unwrap(), 4);
     store.close().await;
 }

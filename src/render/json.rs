@@ -29,16 +29,21 @@ pub(super) struct SyntaxError {
     pub column: usize,
 }
 
-/// Validates `text` as one JSON document and tokenizes it pretty-printed, capped at `max` output bytes.
-pub(super) fn render(text: &str, max: usize) -> Result<Pretty, SyntaxError> {
-    validate(text)?;
-    Ok(tokenize(text, max))
+/// Validates `text` as one JSON document and tokenizes it pretty-printed, capped at `max`
+/// output bytes. When `cut`, `text` is only the start of the document: it is valid if nothing
+/// is wrong before it ends, and the tokens are marked truncated.
+pub(super) fn render(text: &str, cut: bool, max: usize) -> Result<Pretty, SyntaxError> {
+    validate(text, cut)?;
+    let mut pretty = tokenize(text, max);
+    pretty.truncated |= cut;
+    Ok(pretty)
 }
 
-fn validate(text: &str) -> Result<(), SyntaxError> {
+fn validate(text: &str, cut: bool) -> Result<(), SyntaxError> {
     let mut de = serde_json::Deserializer::from_str(text);
     Skip::deserialize(&mut de)
         .and_then(|_| de.end())
+        .or_else(|e| if cut && e.is_eof() { Ok(()) } else { Err(e) })
         .map_err(|e| {
             let (line, column) = (e.line(), e.column());
             let full = e.to_string();
@@ -258,7 +263,7 @@ mod tests {
     const CAP: usize = 256 * 1024;
 
     fn tokens(src: &str) -> Vec<Token> {
-        let pretty = render(src, CAP).unwrap();
+        let pretty = render(src, false, CAP).unwrap();
         assert!(!pretty.truncated);
         pretty.tokens
     }
@@ -340,11 +345,11 @@ mod tests {
 
     #[test]
     fn syntax_error_reports_serde_position() {
-        let err = render("[1,\n 2,\n]", CAP).unwrap_err();
+        let err = render("[1,\n 2,\n]", false, CAP).unwrap_err();
         assert_eq!(err.message, "trailing comma");
         assert_eq!((err.line, err.column), (3, 1));
 
-        let err = render("{\"a\": 1} extra", CAP).unwrap_err();
+        let err = render("{\"a\": 1} extra", false, CAP).unwrap_err();
         assert_eq!(err.message, "trailing characters");
         assert_eq!((err.line, err.column), (1, 10));
     }
@@ -352,14 +357,14 @@ mod tests {
     #[test]
     fn deep_nesting_is_rejected_without_overflow() {
         let doc = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let err = render(&doc, CAP).unwrap_err();
+        let err = render(&doc, false, CAP).unwrap_err();
         assert_eq!(err.message, "recursion limit exceeded");
         assert_eq!(err.line, 1);
         // The limit is serde_json's own: 127 levels parse, 128 do not.
         for depth in [127, 128] {
             let doc = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
             let serde_ok = serde_json::from_str::<serde_json::Value>(&doc).is_ok();
-            assert_eq!(render(&doc, CAP).is_ok(), serde_ok);
+            assert_eq!(render(&doc, false, CAP).is_ok(), serde_ok);
             assert_eq!(serde_ok, depth == 127);
         }
     }
@@ -368,7 +373,7 @@ mod tests {
     fn output_is_cut_at_the_cap() {
         let items: Vec<String> = (0..100_000).map(|i| format!("\"item{i}\"")).collect();
         let doc = format!("[{}]", items.join(","));
-        let pretty = render(&doc, CAP).unwrap();
+        let pretty = render(&doc, false, CAP).unwrap();
         assert!(pretty.truncated);
         let shown = concat(&pretty.tokens);
         assert_eq!(shown.len(), CAP);
@@ -381,7 +386,7 @@ mod tests {
     #[test]
     fn a_single_huge_string_is_cut_on_a_char_boundary() {
         let doc = format!("[\"{}\"]", "é".repeat(CAP));
-        let pretty = render(&doc, 102).unwrap();
+        let pretty = render(&doc, false, 102).unwrap();
         assert!(pretty.truncated);
         let shown = concat(&pretty.tokens);
         // "[" and "\n  " leave 98 bytes: the quote, then 48 two-byte chars fit but not 49.
@@ -391,7 +396,7 @@ mod tests {
 
     #[test]
     fn exactly_full_output_is_not_marked_truncated() {
-        let pretty = render("[1]", 7).unwrap();
+        let pretty = render("[1]", false, 7).unwrap();
         assert_eq!(concat(&pretty.tokens), "[\n  1\n]");
         assert!(!pretty.truncated);
     }

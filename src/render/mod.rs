@@ -84,16 +84,22 @@ impl BodyView {
     }
 }
 
-/// Entry point: picks and builds the view for a body given its request's `Content-Type` header.
+/// Picks and builds the view for a whole body given its request's `Content-Type` header.
 pub fn view(content_type: Option<&str>, body: &[u8]) -> BodyView {
+    view_within(content_type, body, false, MAX_TEXT)
+}
+
+/// Builds the view of a body, or of its first bytes when `cut` (the listings read only the
+/// start of each body), showing at most `max` bytes of text.
+pub fn view_within(content_type: Option<&str>, body: &[u8], cut: bool, max: usize) -> BodyView {
     if body.is_empty() {
         return BodyView::Empty;
     }
     let essence = content_type.map(essence).unwrap_or_default();
-    let utf8 = std::str::from_utf8(body).ok();
+    let utf8 = text_of(body, cut);
     if is_json(&essence) {
         return match utf8 {
-            Some(text) => json_view(text),
+            Some(text) => json_view(text, cut, max),
             None => binary(body),
         };
     }
@@ -121,7 +127,7 @@ pub fn view(content_type: Option<&str>, body: &[u8]) -> BodyView {
     // Senders often omit the type or say text/plain for JSON; only upgrade when it really parses.
     if essence.is_empty() || essence == "text/plain" {
         if let Some(text) = utf8.filter(|t| looks_like_json(t)) {
-            if let Ok(pretty) = json::render(text, MAX_TEXT) {
+            if let Ok(pretty) = json::render(text, cut, max) {
                 return BodyView::Json {
                     tokens: pretty.tokens,
                     truncated: pretty.truncated,
@@ -131,10 +137,22 @@ pub fn view(content_type: Option<&str>, body: &[u8]) -> BodyView {
     }
     match utf8 {
         Some(text) => BodyView::Text {
-            text: clip(text, MAX_TEXT).to_string(),
-            truncated: text.len() > MAX_TEXT,
+            text: clip(text, max).to_string(),
+            truncated: cut || text.len() > max,
         },
         None => binary(body),
+    }
+}
+
+/// The body as text: all of it when it is UTF-8; when it is cut, up to the last whole character
+/// (the cut may split one); `None` when it is not text.
+fn text_of(body: &[u8], cut: bool) -> Option<&str> {
+    match std::str::from_utf8(body) {
+        Ok(text) => Some(text),
+        Err(err) if cut && err.error_len().is_none() => {
+            std::str::from_utf8(&body[..err.valid_up_to()]).ok()
+        }
+        Err(_) => None,
     }
 }
 
@@ -157,14 +175,14 @@ fn looks_like_json(text: &str) -> bool {
     start.starts_with('{') || start.starts_with('[')
 }
 
-fn json_view(text: &str) -> BodyView {
-    match json::render(text, MAX_TEXT) {
+fn json_view(text: &str, cut: bool, max: usize) -> BodyView {
+    match json::render(text, cut, max) {
         Ok(pretty) => BodyView::Json {
             tokens: pretty.tokens,
             truncated: pretty.truncated,
         },
         Err(e) => BodyView::InvalidJson {
-            text: clip(text, MAX_TEXT).to_string(),
+            text: clip(text, max).to_string(),
             error: e.message,
             line: e.line,
             column: e.column,
@@ -361,6 +379,30 @@ mod tests {
         assert_eq!(v.kind(), "text");
         let v = view(Some("multipart/mixed"), b"\x00\xff");
         assert_eq!(v.kind(), "binary");
+    }
+
+    #[test]
+    fn the_start_of_a_long_body_is_shown_as_what_the_whole_is() {
+        // A JSON document cut in the middle of a string, and of a two-byte character.
+        let whole = format!("{{\"a\": [1, 2], \"b\": \"{}\"}}", "é".repeat(100));
+        let start = &whole.as_bytes()[..40];
+        let BodyView::Json { tokens, truncated } =
+            view_within(Some("application/json"), start, true, MAX_TEXT)
+        else {
+            panic!("a cut JSON body is still JSON");
+        };
+        assert!(truncated);
+        assert!(text_of(tokens.as_slice()).starts_with("{\n  \"a\": [\n    1,"));
+        // A syntax error before the cut is still an error.
+        assert_eq!(
+            view_within(Some("application/json"), b"{\"a\": ]  ", true, MAX_TEXT).kind(),
+            "invalid-json"
+        );
+        // Text is cut at the limit and says so.
+        let BodyView::Text { text, truncated } = view_within(None, b"plain words", true, 5) else {
+            panic!("not text");
+        };
+        assert_eq!((text.as_str(), truncated), ("plain", true));
     }
 
     #[test]

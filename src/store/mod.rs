@@ -3,11 +3,15 @@
 //! All writes go through one writer task (see [`writer`]); reads use a separate pool, so
 //! a page being rendered never waits for a capture and a capture never waits for a page.
 
+mod checkpoint;
+mod commands;
+mod health;
+mod live;
 mod queries;
 mod sweeper;
 mod writer;
 
-use std::{str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use sqlx::{
@@ -17,15 +21,20 @@ use sqlx::{
     },
     ConnectOptions, Connection, SqliteConnection, SqlitePool,
 };
-use tokio::sync::broadcast;
 
+pub use health::Health;
+pub use live::{Arrival, LiveArrivals};
+pub use queries::Listing;
 pub use sweeper::spawn_sweeper;
-pub use writer::{Arrival, Command, WriterError, WriterHandle};
+pub use writer::{Command, WriterError, WriterHandle};
 
-use crate::kaizala::KaizalaEvent;
+use crate::{headers::HeaderPair, kaizala::KaizalaEvent};
 
 /// Captures a single batch may hold; beyond this the writer commits and starts another.
 pub const MAX_BATCH: usize = 256;
+
+/// Bytes of each body kept in `body_head`, the part listings read; the rest is `body_rest`.
+pub const BODY_HEAD: usize = 64 * 1024;
 
 /// What happened to a captured request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,9 +75,11 @@ pub struct NewRequest {
     pub method: String,
     pub path: String,
     pub query: String,
-    /// Every header as a JSON array of `[name, value]` pairs, encoded by the handler so the
-    /// single writer only writes.
+    /// Every header as the stored JSON array (see [`crate::headers`]), encoded by the handler
+    /// so the single writer only writes.
     pub headers_json: String,
+    /// The trailer section of a chunked body, in the same shape; `None` when none came.
+    pub trailers_json: Option<String>,
     pub content_type: Option<String>,
     pub body: Bytes,
     pub body_size: u64,
@@ -79,6 +90,9 @@ pub struct NewRequest {
 /// A bin as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinRecord {
+    /// The internal key requests refer to.
+    pub key: i64,
+    /// The public id: a UUID v4.
     pub id: String,
     pub created_at: i64,
     pub request_count: i64,
@@ -87,6 +101,7 @@ pub struct BinRecord {
 /// A captured request as stored, with its duplicate lookup resolved.
 #[derive(Debug, Clone)]
 pub struct StoredRequest {
+    /// The request's number within its bin (what URLs and the API call its id).
     pub id: i64,
     pub bin_id: String,
     pub received_at: i64,
@@ -94,10 +109,14 @@ pub struct StoredRequest {
     pub method: String,
     pub path: String,
     pub query: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<HeaderPair>,
+    pub trailers: Vec<HeaderPair>,
     pub content_type: Option<String>,
+    /// The body, or only its first bytes when read for a listing (see `body_truncated`).
     pub body: Vec<u8>,
     pub body_size: i64,
+    /// Whether `body` stops before the end of what was stored.
+    pub body_truncated: bool,
     pub remote_addr: Option<String>,
     pub kaizala: Option<KaizalaEvent>,
     /// The first request in the same bin with the same Kaizala `eventId`, if this is a repeat.
@@ -112,11 +131,13 @@ pub struct RequestPage {
     pub next_before: Option<i64>,
 }
 
-/// The database: a read pool and the handle of the single writer.
+/// The database: a read pool, the handle of the single writer, and what health checks watch.
 #[derive(Clone)]
 pub struct Store {
     read: SqlitePool,
     writer: WriterHandle,
+    live: Arc<live::Hub>,
+    health: Arc<Health>,
 }
 
 impl Store {
@@ -136,6 +157,10 @@ impl Store {
             .pragma("wal_autocheckpoint", "0")
             .pragma("journal_size_limit", "67108864")
             .log_statements(tracing::log::LevelFilter::Trace);
+        let path = database_path(&options);
+        if let Some(path) = &path {
+            create_private(path)?;
+        }
 
         let mut writer_conn = SqliteConnection::connect_with(&options).await?;
         sqlx::migrate!("./migrations")
@@ -152,18 +177,26 @@ impl Store {
 
         // The checkpointer flushes the database file through a handle of its own; an
         // in-memory database has no file and nothing to flush.
-        let database = std::fs::OpenOptions::new()
-            .write(true)
-            .open(options.get_filename())
-            .ok();
+        let database = path
+            .as_ref()
+            .and_then(|path| std::fs::OpenOptions::new().write(true).open(path).ok());
+        let health = Arc::new(Health::new(path, database.as_ref()));
+        let live = Arc::new(live::Hub::default());
         let writer = writer::spawn(
             writer_conn,
             checkpoint_conn,
             database,
             queue_capacity.max(1),
+            live.clone(),
+            health.clone(),
         )
         .await?;
-        Ok(Store { read, writer })
+        Ok(Store {
+            read,
+            writer,
+            live,
+            health,
+        })
     }
 
     /// The handle captures and commands are sent through.
@@ -171,9 +204,14 @@ impl Store {
         &self.writer
     }
 
-    /// Subscribes to request arrivals (after their commit), for live pages.
-    pub fn arrivals(&self) -> broadcast::Receiver<Arrival> {
-        self.writer.subscribe()
+    /// Subscribes to the arrivals (after their commit) of one bin, for its live page.
+    pub fn subscribe(&self, bin_id: &str) -> LiveArrivals {
+        self.live.subscribe(bin_id)
+    }
+
+    /// What the health check looks at.
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// Flushes everything queued and stops the writer; later writes fail.
@@ -181,6 +219,40 @@ impl Store {
         self.writer.shutdown().await;
         self.read.close().await;
     }
+}
+
+/// The database file behind the options, if it is a file.
+fn database_path(options: &SqliteConnectOptions) -> Option<PathBuf> {
+    let path = options.get_filename();
+    let text = path.to_string_lossy();
+    (!text.is_empty() && text != ":memory:" && !text.starts_with("file:")).then(|| path.to_owned())
+}
+
+/// Creates the database file readable by its owner only, before SQLite does: SQLite creates
+/// the WAL and shared-memory files with the database file's permissions. An existing file
+/// (from an older binspector) is made private too.
+fn create_private(path: &std::path::Path) -> Result<(), sqlx::Error> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        options.open(path).map_err(sqlx::Error::Io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(sqlx::Error::Io(err))
+                }
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    options.open(path).map_err(sqlx::Error::Io)?;
+    Ok(())
 }
 
 /// A bin id is a lowercase, hyphenated UUID v4, so it never collides with a route name.

@@ -1,17 +1,32 @@
 //! Read queries on the read pool. Every query walks an index from a bin's newest end (or a
-//! primary key), so a page costs the same in a bin of ten requests as in one of a million.
+//! primary key), so a page costs the same in a bin of ten requests as in one of a million; and
+//! listings read only the first bytes of each body, so a page costs the same whatever size the
+//! bodies are.
 
 use sqlx::{sqlite::SqliteRow, Row};
 
-use super::{BinRecord, Outcome, RequestPage, Store, StoredRequest};
-use crate::kaizala::KaizalaEvent;
+use super::{BinRecord, Outcome, RequestPage, Store, StoredRequest, BODY_HEAD};
+use crate::{headers, kaizala::KaizalaEvent};
 
-/// Columns of a request, read from `requests r JOIN bins b` (the bin's public id is `b.id`).
-const REQUEST_COLUMNS: &str = "r.id, b.id AS bin_id, r.received_at, r.outcome, r.method, r.path, \
-    r.query, r.headers, r.content_type, r.body, r.body_size, r.remote_addr, r.kz_event_type, \
+/// Columns of a request other than its body, read from `requests r`.
+const META_COLUMNS: &str = "r.seq, r.received_at, r.outcome, r.method, r.path, r.query, \
+    r.headers, r.trailers, r.content_type, r.body_size, r.remote_addr, r.kz_event_type, \
     r.kz_event_id, r.kz_object_type, r.kz_object_id, \
-    (SELECT MIN(d.id) FROM requests d WHERE d.bin_key = r.bin_key \
-        AND d.kz_event_id = r.kz_event_id AND d.id < r.id) AS duplicate_of";
+    (SELECT MIN(d.seq) FROM requests d WHERE d.bin_key = r.bin_key \
+        AND d.kz_event_id = r.kz_event_id AND d.seq < r.seq) AS duplicate_of";
+
+/// Which rows of a bin a listing wants.
+#[derive(Debug, Clone, Default)]
+pub struct Listing<'a> {
+    /// Only requests numbered below this.
+    pub before: Option<i64>,
+    /// Only this Kaizala event type.
+    pub event_type: Option<&'a str>,
+    /// At most this many.
+    pub limit: u32,
+    /// Bytes of each body to read (at most [`BODY_HEAD`]).
+    pub body_prefix: usize,
+}
 
 impl Store {
     /// Answers when the database does.
@@ -24,7 +39,7 @@ impl Store {
 
     /// One bin, if it exists.
     pub async fn bin(&self, id: &str) -> Result<Option<BinRecord>, sqlx::Error> {
-        sqlx::query("SELECT id, created_at, request_count FROM bins WHERE id = ?")
+        sqlx::query("SELECT key, id, created_at, request_count FROM bins WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.read)
             .await?
@@ -37,8 +52,9 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query =
-            sqlx::QueryBuilder::new("SELECT id, created_at, request_count FROM bins WHERE id IN (");
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT key, id, created_at, request_count FROM bins WHERE id IN (",
+        );
         let mut list = query.separated(", ");
         for id in ids {
             list.push_bind(id);
@@ -53,37 +69,40 @@ impl Store {
             .collect()
     }
 
-    /// A page of a bin's requests, newest first, older than `before` when given, optionally
-    /// only one Kaizala event type.
+    /// A page of a bin's requests, newest first, each with only the first bytes of its body.
     pub async fn requests(
         &self,
-        bin_id: &str,
-        before: Option<i64>,
-        limit: u32,
-        event_type: Option<&str>,
+        bin: &BinRecord,
+        listing: &Listing<'_>,
     ) -> Result<RequestPage, sqlx::Error> {
-        let mut query = sqlx::QueryBuilder::new(format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests r JOIN bins b ON b.key = r.bin_key \
-             WHERE b.id = "
-        ));
-        query.push_bind(bin_id);
-        if let Some(event_type) = event_type {
+        let prefix = listing.body_prefix.min(BODY_HEAD);
+        let mut query =
+            sqlx::QueryBuilder::new(format!("SELECT {META_COLUMNS}, substr(r.body_head, 1, "));
+        query
+            .push_bind(i64::try_from(prefix).unwrap_or(0))
+            .push(") AS body_head FROM requests r WHERE r.bin_key = ")
+            .push_bind(bin.key);
+        if let Some(event_type) = listing.event_type {
             query.push(" AND r.kz_event_type = ").push_bind(event_type);
         }
-        if let Some(before) = before {
-            query.push(" AND r.id < ").push_bind(before);
+        if let Some(before) = listing.before {
+            query.push(" AND r.seq < ").push_bind(before);
         }
         // One extra row tells whether an older page exists.
         query
-            .push(" ORDER BY r.id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
+            .push(" ORDER BY r.seq DESC LIMIT ")
+            .push_bind(i64::from(listing.limit) + 1);
         let rows = query.build().fetch_all(&self.read).await?;
         let mut requests = rows
             .iter()
-            .map(request_from_row)
+            .map(|row| {
+                let head: Option<Vec<u8>> = row.try_get("body_head")?;
+                request_from_row(row, &bin.id, head.unwrap_or_default())
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let next_before = if requests.len() > limit as usize {
-            requests.truncate(limit as usize);
+        let limit = listing.limit as usize;
+        let next_before = if requests.len() > limit {
+            requests.truncate(limit);
             requests.last().map(|request| request.id)
         } else {
             None
@@ -94,32 +113,69 @@ impl Store {
         })
     }
 
-    /// One request of a bin.
+    /// One request of a bin, with only the first `body_prefix` bytes of its body.
+    pub async fn request_prefix(
+        &self,
+        bin: &BinRecord,
+        seq: i64,
+        body_prefix: usize,
+    ) -> Result<Option<StoredRequest>, sqlx::Error> {
+        let prefix = i64::try_from(body_prefix.min(BODY_HEAD)).unwrap_or(0);
+        let row = sqlx::query(&format!(
+            "SELECT {META_COLUMNS}, substr(r.body_head, 1, ?) AS body_head FROM requests r \
+             WHERE r.bin_key = ? AND r.seq = ?"
+        ))
+        .bind(prefix)
+        .bind(bin.key)
+        .bind(seq)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let head: Option<Vec<u8>> = row.try_get("body_head")?;
+        request_from_row(&row, &bin.id, head.unwrap_or_default()).map(Some)
+    }
+
+    /// One request of a bin, with its whole body.
     pub async fn request(
         &self,
-        bin_id: &str,
-        id: i64,
+        bin: &BinRecord,
+        seq: i64,
     ) -> Result<Option<StoredRequest>, sqlx::Error> {
-        sqlx::query(&format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests r JOIN bins b ON b.key = r.bin_key \
-             WHERE r.id = ? AND b.id = ?"
+        let row = sqlx::query(&format!(
+            "SELECT {META_COLUMNS}, r.body_head, r.body_rest FROM requests r \
+             WHERE r.bin_key = ? AND r.seq = ?"
         ))
-        .bind(id)
-        .bind(bin_id)
+        .bind(bin.key)
+        .bind(seq)
         .fetch_optional(&self.read)
-        .await?
-        .map(|row| request_from_row(&row))
-        .transpose()
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut body: Vec<u8> = row.try_get("body_head")?;
+        let rest: Vec<u8> = row.try_get("body_rest")?;
+        body.extend_from_slice(&rest);
+        drop(rest);
+        request_from_row(&row, &bin.id, body).map(Some)
+    }
+
+    /// The stored size of one request's body (to reserve memory before reading it whole).
+    pub async fn body_size(&self, bin: &BinRecord, seq: i64) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT length(body_head) + length(body_rest) FROM requests \
+             WHERE bin_key = ? AND seq = ?",
+        )
+        .bind(bin.key)
+        .bind(seq)
+        .fetch_optional(&self.read)
+        .await
     }
 
     /// The Kaizala event types present in a bin, with how many of each, most frequent first.
-    pub async fn event_counts(&self, bin_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    pub async fn event_counts(&self, bin: &BinRecord) -> Result<Vec<(String, i64)>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT event_type, count FROM bin_event_counts \
-             WHERE bin_key = (SELECT key FROM bins WHERE id = ?) AND count > 0 \
+            "SELECT event_type, count FROM bin_event_counts WHERE bin_key = ? AND count > 0 \
              ORDER BY count DESC, event_type",
         )
-        .bind(bin_id)
+        .bind(bin.key)
         .fetch_all(&self.read)
         .await
     }
@@ -138,19 +194,33 @@ impl Store {
             .fetch_one(&self.read)
             .await
     }
+
+    /// Pages on SQLite's free list: space freed by deletes, reused before the file grows.
+    pub async fn free_pages(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("PRAGMA freelist_count")
+            .fetch_one(&self.read)
+            .await
+    }
 }
 
 fn bin_from_row(row: &SqliteRow) -> Result<BinRecord, sqlx::Error> {
     Ok(BinRecord {
+        key: row.try_get("key")?,
         id: row.try_get("id")?,
         created_at: row.try_get("created_at")?,
         request_count: row.try_get("request_count")?,
     })
 }
 
-fn request_from_row(row: &SqliteRow) -> Result<StoredRequest, sqlx::Error> {
+fn request_from_row(
+    row: &SqliteRow,
+    bin_id: &str,
+    body: Vec<u8>,
+) -> Result<StoredRequest, sqlx::Error> {
     let headers: String = row.try_get("headers")?;
+    let trailers: Option<String> = row.try_get("trailers")?;
     let outcome: String = row.try_get("outcome")?;
+    let outcome = Outcome::from_column(&outcome);
     let event_type: Option<String> = row.try_get("kz_event_type")?;
     let kaizala = event_type.map(|event_type| -> Result<KaizalaEvent, sqlx::Error> {
         Ok(KaizalaEvent {
@@ -160,29 +230,27 @@ fn request_from_row(row: &SqliteRow) -> Result<StoredRequest, sqlx::Error> {
             object_id: row.try_get("kz_object_id")?,
         })
     });
+    let body_size: i64 = row.try_get("body_size")?;
     Ok(StoredRequest {
-        id: row.try_get("id")?,
-        bin_id: row.try_get("bin_id")?,
+        id: row.try_get("seq")?,
+        bin_id: bin_id.to_owned(),
         received_at: row.try_get("received_at")?,
-        outcome: Outcome::from_column(&outcome),
+        outcome,
         method: row.try_get("method")?,
         path: row.try_get("path")?,
         query: row.try_get("query")?,
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        headers: headers::from_json(&headers),
+        trailers: trailers
+            .as_deref()
+            .map(headers::from_json)
+            .unwrap_or_default(),
         content_type: row.try_get("content_type")?,
-        body: row.try_get("body")?,
-        body_size: row.try_get("body_size")?,
+        body_truncated: outcome != Outcome::Rejected
+            && i64::try_from(body.len()).unwrap_or(i64::MAX) < body_size,
+        body,
+        body_size,
         remote_addr: row.try_get("remote_addr")?,
         kaizala: kaizala.transpose()?,
         duplicate_of: row.try_get("duplicate_of")?,
     })
-}
-
-impl Store {
-    /// Pages on SQLite's free list: space freed by deletes, reused before the file grows.
-    pub async fn free_pages(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("PRAGMA freelist_count")
-            .fetch_one(&self.read)
-            .await
-    }
 }

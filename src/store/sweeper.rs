@@ -5,8 +5,17 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::{Command, Store};
+use super::{Command, Store, WriterError};
 use crate::clock;
+
+/// Why a sweep stopped early (the next one tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("reading what to sweep failed: {0}")]
+    Read(#[from] sqlx::Error),
+    #[error("a sweep command failed: {0}")]
+    Write(#[from] WriterError),
+}
 
 /// Rows removed per writer command; small enough that a capture batch never waits long.
 const SWEEP_BATCH: u32 = 500;
@@ -39,11 +48,7 @@ pub fn spawn_sweeper(
 
 impl Store {
     /// One sweep: returns how many requests it removed.
-    pub async fn sweep(
-        &self,
-        keep: u64,
-        retention: Option<Duration>,
-    ) -> Result<u64, crate::error::AppError> {
+    pub async fn sweep(&self, keep: u64, retention: Option<Duration>) -> Result<u64, SweepError> {
         let mut removed = 0;
         if keep > 0 {
             for bin_id in self.bins_over(keep).await? {
@@ -64,7 +69,7 @@ impl Store {
                             }
                         }
                         // Deleted meanwhile: nothing left to trim.
-                        Err(crate::store::WriterError::BinNotFound) => break,
+                        Err(WriterError::BinNotFound) => break,
                         Err(err) => return Err(err.into()),
                     }
                 }

@@ -16,36 +16,23 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 use tokio::{
-    sync::{broadcast, mpsc, oneshot, Mutex},
+    sync::{mpsc, oneshot, Mutex},
     task::JoinHandle,
 };
 
-use super::{NewRequest, MAX_BATCH};
+use super::{
+    checkpoint, commands, health::Health, live::Hub, Arrival, NewRequest, BODY_HEAD, MAX_BATCH,
+};
 
-/// Columns of one captured row, in the order the INSERT binds them.
-/// The bin is bound by its public id and stored as its key (see [`insert_statement`]).
-const COLUMNS: &str = "id, bin_key, received_at, outcome, method, path, query, headers, \
-    content_type, body, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
-    kz_object_id";
-const COLUMN_COUNT: usize = 16;
-/// How often the background connection folds the WAL back into the database file while
-/// captures arrive, and while they do not. The idle pause bounds how late the first round of
-/// a new burst comes: at 500 ms the WAL had grown past its size limit before that round.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
-const IDLE_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-/// WAL frames (pages) beyond which the writer finishes a checkpoint itself, so the WAL can
-/// start over even when captures never pause (about 32 MiB of 4 KiB pages).
-const WAL_RESET_FRAMES: i64 = 8_192;
-
-/// A request that has been committed, announced to live pages.
-#[derive(Debug, Clone)]
-pub struct Arrival {
-    pub bin_id: String,
-    pub request_id: i64,
-    pub event_type: Option<String>,
-}
+/// Columns of one captured row, in the order the INSERT binds them (see [`bind_capture`]).
+const COLUMNS: &str = "id, bin_key, seq, received_at, outcome, method, path, query, headers, \
+    trailers, content_type, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
+    kz_object_id, body_head, body_rest";
+const COLUMN_COUNT: usize = 19;
+/// Bins whose key and newest request number the writer remembers; beyond this it starts over.
+const BINS_REMEMBERED: usize = 10_000;
 
 /// Why a write was not done.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +52,9 @@ pub enum WriterError {
     /// SQLite failed; the cause was logged by the writer.
     #[error("the database write failed")]
     Failed,
+    /// The write committed, but not to the database file at its path (removed or replaced).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// A write other than a capture.
@@ -80,6 +70,7 @@ pub enum Command {
     ClearBin {
         id: String,
     },
+    /// Removes one request, by its number within the bin.
     DeleteRequest {
         bin_id: String,
         id: i64,
@@ -98,6 +89,10 @@ pub enum Command {
     /// Gives up to `pages` free pages back to the file system.
     Vacuum {
         pages: u32,
+    },
+    /// Writes one small row, so the health check learns whether writes still land.
+    Probe {
+        at: i64,
     },
 }
 
@@ -119,12 +114,12 @@ pub(crate) enum Job {
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Job>,
-    arrivals: broadcast::Sender<Arrival>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl WriterHandle {
-    /// Queues a capture, waiting at most `wait` for room, and returns its id once committed.
+    /// Queues a capture, waiting at most `wait` for room, and returns its number within its bin
+    /// once committed.
     pub async fn capture(&self, request: NewRequest, wait: Duration) -> Result<i64, WriterError> {
         let (ack, done) = oneshot::channel();
         let job = Job::Capture {
@@ -151,11 +146,6 @@ impl WriterHandle {
         done.await.map_err(|_| WriterError::Closed)?
     }
 
-    /// Subscribes to committed arrivals.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arrival> {
-        self.arrivals.subscribe()
-    }
-
     /// Commits everything queued, checkpoints, and stops the writer and checkpointer.
     pub async fn shutdown(&self) {
         let (done, finished) = oneshot::channel();
@@ -175,135 +165,62 @@ pub(super) async fn spawn(
     checkpoint_conn: SqliteConnection,
     database: Option<File>,
     queue_capacity: usize,
+    live: Arc<Hub>,
+    health: Arc<Health>,
 ) -> Result<WriterHandle, sqlx::Error> {
     let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")
         .fetch_one(&mut conn)
         .await?;
     let (tx, rx) = mpsc::channel(queue_capacity);
-    let (arrivals, _) = broadcast::channel(1_024);
     let wal_too_long = Arc::new(AtomicBool::new(false));
 
     let mut writer = Writer {
         conn,
         next_id,
-        arrivals: arrivals.clone(),
+        bins: HashMap::new(),
         inserts: HashMap::new(),
         wal_too_long: wal_too_long.clone(),
+        live,
+        health,
     };
     // The writer is not aborted at shutdown: it ends itself after flushing the queue.
     drop(tokio::spawn(async move { writer.run(rx).await }));
-    let checkpointer = tokio::spawn(checkpoint(checkpoint_conn, database, wal_too_long));
+    let checkpointer = tokio::spawn(checkpoint::run(checkpoint_conn, database, wal_too_long));
     Ok(WriterHandle {
         tx,
-        arrivals,
         tasks: Arc::new(Mutex::new(vec![checkpointer])),
     })
 }
 
-/// Folds the WAL into the database file on its own connection, so the copying and its fsync
-/// never sit between a commit and its acknowledgement.
-///
-/// Rounds are short and frequent while captures arrive: a long copy competes with the writer
-/// for the two cores and showed up as 2–5 ms commits. When the WAL stops growing the rounds
-/// slow down, so an idle server stays nearly idle.
-///
-/// SQLite syncs the database file only in a checkpoint that reaches the end of the WAL, and
-/// under endless load that is the writer's (below): left alone, it would flush everything the
-/// background copied since the last restart while captures wait. So after each round this
-/// task flushes the pages it copied itself, through its own handle on the file, and the
-/// writer's checkpoint is left a few frames to copy and little to sync.
-async fn checkpoint(conn: SqliteConnection, database: Option<File>, wal_too_long: Arc<AtomicBool>) {
-    let mut checkpointer = Checkpointer {
-        conn,
-        database: database.map(Arc::new),
-        flushed: None,
-    };
-    let mut next = tokio::time::Instant::now() + CHECKPOINT_INTERVAL;
-    loop {
-        tokio::time::sleep_until(next).await;
-        let started = tokio::time::Instant::now();
-        if wal_too_long.load(Ordering::Relaxed) {
-            // The writer is finishing a checkpoint so the WAL can start over; a round of
-            // ours now would hold the WAL and stop it from doing so.
-            next = started + CHECKPOINT_INTERVAL;
-            continue;
-        }
-        let Some(wal) = checkpointer.round().await else {
-            next = started + CHECKPOINT_INTERVAL;
-            continue;
-        };
-        next = started
-            + if wal.grew {
-                CHECKPOINT_INTERVAL
-            } else {
-                IDLE_CHECKPOINT_INTERVAL
-            };
-        if wal.frames > WAL_RESET_FRAMES {
-            // One more round straight away copies and flushes only what arrived during the
-            // first, which leaves the writer less still.
-            checkpointer.round().await;
-            wal_too_long.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-struct Checkpointer {
-    conn: SqliteConnection,
-    /// The database file, to flush what the checkpoints copied into it.
-    database: Option<Arc<File>>,
-    /// The WAL's length and copied frames as of the last flush.
-    flushed: Option<(i64, i64)>,
-}
-
-/// What a checkpoint round saw.
-struct WalRound {
-    /// The WAL's length in frames.
-    frames: i64,
-    /// Whether anything was written or copied since the round before.
-    grew: bool,
-}
-
-impl Checkpointer {
-    /// Copies what it can of the WAL into the database file and flushes what it copied.
-    async fn round(&mut self) -> Option<WalRound> {
-        let (frames, copied): (i64, i64) = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&mut self.conn)
-            .await
-        {
-            Ok(row) => (row.try_get(1).unwrap_or(0), row.try_get(2).unwrap_or(0)),
-            Err(err) => {
-                tracing::warn!(error = %err, "background WAL checkpoint failed");
-                return None;
-            }
-        };
-        let grew = self.flushed != Some((frames, copied));
-        if let (Some(database), true) = (self.database.clone(), grew && copied > 0) {
-            let flushed = tokio::task::spawn_blocking(move || database.sync_data()).await;
-            match flushed.map_err(std::io::Error::other).and_then(|done| done) {
-                Ok(()) => self.flushed = Some((frames, copied)),
-                Err(err) => tracing::warn!(error = %err, "flushing the database file failed"),
-            }
-        } else {
-            self.flushed = Some((frames, copied));
-        }
-        Some(WalRound { frames, grew })
-    }
+/// A bin's key and the newest request number handed out in it. Only the writer assigns
+/// numbers, so what it remembers is what the table holds.
+#[derive(Debug, Clone, Copy)]
+struct BinSeq {
+    key: i64,
+    last_seq: i64,
 }
 
 struct Writer {
     conn: SqliteConnection,
     next_id: i64,
-    arrivals: broadcast::Sender<Arrival>,
+    bins: HashMap<String, BinSeq>,
     /// INSERT statements by row count (powers of two), built once.
     inserts: HashMap<usize, String>,
     wal_too_long: Arc<AtomicBool>,
+    live: Arc<Hub>,
+    health: Arc<Health>,
 }
 
-type CaptureAck = (
-    i64,
-    Box<NewRequest>,
-    oneshot::Sender<Result<i64, WriterError>>,
-);
+type CaptureAck = oneshot::Sender<Result<i64, WriterError>>;
+
+/// A capture placed in its bin, ready to bind.
+struct Placed {
+    id: i64,
+    bin: BinSeq,
+    seq: i64,
+    request: Box<NewRequest>,
+    ack: CaptureAck,
+}
 
 impl Writer {
     async fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
@@ -364,21 +281,21 @@ impl Writer {
 
     /// Writes one batch; returns the shutdown acknowledgement if the batch asked to stop.
     async fn process(&mut self, batch: &mut Vec<Job>) -> Option<oneshot::Sender<()>> {
-        let mut captures: Vec<CaptureAck> = Vec::new();
+        let mut captures = Vec::new();
         let mut commands = Vec::new();
         let mut shutdown = None;
         for job in batch.drain(..) {
             match job {
-                Job::Capture { request, ack } => {
-                    captures.push((self.next_id, request, ack));
-                    self.next_id += 1;
-                }
+                Job::Capture { request, ack } => captures.push((request, ack)),
                 Job::Command { command, ack } => commands.push((command, ack)),
                 Job::Shutdown { done } => shutdown = Some(done),
             }
         }
         if !captures.is_empty() {
-            self.write_captures(captures).await;
+            let placed = self.place(captures).await;
+            if !placed.is_empty() {
+                self.write_captures(placed).await;
+            }
         }
         for (command, ack) in commands {
             let result = self.run_command(&command).await;
@@ -387,7 +304,58 @@ impl Writer {
         shutdown
     }
 
-    async fn write_captures(&mut self, captures: Vec<CaptureAck>) {
+    /// Gives each capture its id and its number within its bin. Captures of bins that no
+    /// longer exist are answered here and left out.
+    async fn place(&mut self, captures: Vec<(Box<NewRequest>, CaptureAck)>) -> Vec<Placed> {
+        let mut placed = Vec::with_capacity(captures.len());
+        for (request, ack) in captures {
+            let bin = match self.bin(&request.bin_id).await {
+                Ok(Some(bin)) => bin,
+                Ok(None) => {
+                    let _ = ack.send(Err(WriterError::BinNotFound));
+                    continue;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "looking up a capture's bin failed");
+                    self.health.write_failed(err.to_string());
+                    let _ = ack.send(Err(WriterError::Failed));
+                    continue;
+                }
+            };
+            bin.last_seq += 1;
+            let (bin, seq) = (*bin, bin.last_seq);
+            placed.push(Placed {
+                id: self.next_id,
+                bin,
+                seq,
+                request,
+                ack,
+            });
+            self.next_id += 1;
+        }
+        placed
+    }
+
+    /// The remembered state of a bin, read from the table the first time it is needed.
+    async fn bin(&mut self, id: &str) -> Result<Option<&mut BinSeq>, sqlx::Error> {
+        if !self.bins.contains_key(id) {
+            let row: Option<(i64, i64)> =
+                sqlx::query_as("SELECT key, last_seq FROM bins WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut self.conn)
+                    .await?;
+            let Some((key, last_seq)) = row else {
+                return Ok(None);
+            };
+            if self.bins.len() >= BINS_REMEMBERED {
+                self.bins.clear();
+            }
+            self.bins.insert(id.to_owned(), BinSeq { key, last_seq });
+        }
+        Ok(self.bins.get_mut(id))
+    }
+
+    async fn write_captures(&mut self, captures: Vec<Placed>) {
         let rows = captures.len().next_power_of_two();
         let sql = self
             .inserts
@@ -397,76 +365,125 @@ impl Writer {
         // borrowed value before handing the statement to its SQLite thread.
         let mut insert = sqlx::query(sql.as_str());
         let mut written = Vec::with_capacity(captures.len());
-        for (id, request, ack) in captures {
-            let (bound, arrival) = bind_capture(insert, id, *request);
+        for placed in captures {
+            let (bound, bin_id, arrival) = bind_capture(
+                insert,
+                placed.id,
+                placed.bin.key,
+                placed.seq,
+                *placed.request,
+            );
             insert = bound;
-            written.push((arrival, ack));
+            written.push((bin_id, arrival, placed.ack));
         }
         for _ in written.len()..rows {
             for _ in 0..COLUMN_COUNT {
                 insert = insert.bind(None::<i64>);
             }
         }
-        match insert_captures(&mut self.conn, insert, &written).await {
-            Ok(missing) => {
-                for (arrival, ack) in written {
-                    if missing.contains(&arrival.request_id) {
-                        let _ = ack.send(Err(WriterError::BinNotFound));
-                        continue;
-                    }
-                    let id = arrival.request_id;
-                    let _ = self.arrivals.send(arrival);
-                    let _ = ack.send(Ok(id));
-                }
+        let result = insert.execute(&mut self.conn).await;
+        let outcome = match result {
+            Ok(done) if done.rows_affected() == written.len() as u64 => self.landed(),
+            Ok(done) => {
+                tracing::error!(
+                    inserted = done.rows_affected(),
+                    captures = written.len(),
+                    "a batch stored fewer rows than it held"
+                );
+                Err(WriterError::Failed)
             }
             Err(err) => {
                 tracing::error!(error = %err, captures = written.len(), "writing a batch failed");
-                for (_, ack) in written {
-                    let _ = ack.send(Err(WriterError::Failed));
+                self.health.write_failed(err.to_string());
+                Err(WriterError::Failed)
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                self.live.publish(
+                    written
+                        .iter()
+                        .map(|(bin_id, arrival, _)| (bin_id.as_str(), arrival.clone())),
+                );
+                for (_, arrival, ack) in written {
+                    let _ = ack.send(Ok(arrival.request_id));
+                }
+            }
+            Err(err) => {
+                // The numbers handed out may not have been stored: read them again next time.
+                for (bin_id, _, _) in &written {
+                    self.bins.remove(bin_id);
+                }
+                for (_, _, ack) in written {
+                    let _ = ack.send(Err(clone_error(&err)));
                 }
             }
         }
     }
 
+    /// After a commit: whether what was committed reached the database file at its path.
+    fn landed(&self) -> Result<(), WriterError> {
+        match self.health.file_problem() {
+            None => {
+                self.health.write_succeeded();
+                Ok(())
+            }
+            Some(problem) => {
+                tracing::error!(%problem, "writes no longer reach the database file");
+                self.health.write_failed(problem.clone());
+                Err(WriterError::Unavailable(problem))
+            }
+        }
+    }
+
     async fn run_command(&mut self, command: &Command) -> Result<u64, WriterError> {
-        match run_command(&mut self.conn, command).await {
-            Ok(Some(rows)) => Ok(rows),
+        if let Command::DeleteBin { id } = command {
+            self.bins.remove(id);
+        }
+        match commands::run(&mut self.conn, command).await {
+            Ok(Some(rows)) => self.landed().map(|()| rows),
             Ok(None) => Err(match command {
                 Command::DeleteRequest { .. } => WriterError::RequestNotFound,
                 _ => WriterError::BinNotFound,
             }),
             Err(err) => {
                 tracing::error!(error = %err, ?command, "store command failed");
+                self.health.write_failed(err.to_string());
                 Err(WriterError::Failed)
             }
         }
     }
 }
 
-/// `INSERT … SELECT … FROM (VALUES …) JOIN bins` for `rows` rows: the join turns each bin id
-/// into its key and drops the rows of a bin that no longer exists. Batches are padded to a
-/// power of two with all-NULL rows (which the join drops too), so a handful of prepared
-/// statements serve every batch size.
+fn clone_error(err: &WriterError) -> WriterError {
+    match err {
+        WriterError::Unavailable(reason) => WriterError::Unavailable(reason.clone()),
+        _ => WriterError::Failed,
+    }
+}
+
+/// `INSERT … SELECT … FROM (VALUES …)` for `rows` rows. Batches are padded to a power of two
+/// with all-NULL rows, which the WHERE drops, so a handful of prepared statements serve every
+/// batch size.
 fn insert_statement(rows: usize) -> String {
     let row = format!("({})", vec!["?"; COLUMN_COUNT].join(", "));
-    let values: Vec<String> = (1..=COLUMN_COUNT)
-        .map(|column| match column {
-            2 => "bins.key".to_owned(),
-            _ => format!("v.column{column}"),
-        })
-        .collect();
     format!(
-        "INSERT INTO requests ({COLUMNS}) SELECT {} FROM (VALUES {}) AS v \
-         JOIN bins ON bins.id = v.column2",
-        values.join(", "),
+        "INSERT INTO requests ({COLUMNS}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL",
         vec![row; rows].join(", ")
     )
 }
 
 type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
-/// Binds one capture's row (in [`COLUMNS`] order), keeping what its arrival announces.
-fn bind_capture(insert: Insert<'_>, id: i64, request: NewRequest) -> (Insert<'_>, Arrival) {
+/// Binds one capture's row (in [`COLUMNS`] order); returns its bin and what its arrival
+/// announces.
+fn bind_capture(
+    insert: Insert<'_>,
+    id: i64,
+    bin_key: i64,
+    seq: i64,
+    request: NewRequest,
+) -> (Insert<'_>, String, Arrival) {
     let (event_type, event_id, object_type, object_id) = match request.kaizala {
         Some(event) => (
             Some(event.event_type),
@@ -476,155 +493,63 @@ fn bind_capture(insert: Insert<'_>, id: i64, request: NewRequest) -> (Insert<'_>
         ),
         None => (None, None, None, None),
     };
+    let (head, rest) = split_body(request.body);
     let insert = insert
         .bind(id)
-        .bind(request.bin_id.clone())
+        .bind(bin_key)
+        .bind(seq)
         .bind(request.received_at)
         .bind(request.outcome.as_str())
         .bind(request.method)
         .bind(request.path)
         .bind(request.query)
         .bind(request.headers_json)
+        .bind(request.trailers_json)
         .bind(request.content_type)
-        .bind(Vec::from(request.body))
         .bind(i64::try_from(request.body_size).unwrap_or(i64::MAX))
         .bind(request.remote_addr)
         .bind(event_type.clone())
         .bind(event_id)
         .bind(object_type)
-        .bind(object_id);
+        .bind(object_id)
+        .bind(head)
+        .bind(rest);
     let arrival = Arrival {
-        bin_id: request.bin_id,
-        request_id: id,
+        request_id: seq,
         event_type,
     };
-    (insert, arrival)
+    (insert, request.bin_id, arrival)
 }
 
-/// Writes the batch with one statement, which SQLite commits as one transaction (the count
-/// triggers run inside it). Returns the ids that were not stored because their bin is gone.
-async fn insert_captures<T>(
-    conn: &mut SqliteConnection,
-    insert: Insert<'_>,
-    written: &[(Arrival, T)],
-) -> Result<Vec<i64>, sqlx::Error> {
-    let inserted = insert.execute(&mut *conn).await?.rows_affected();
-    if inserted == written.len() as u64 {
-        return Ok(Vec::new());
+/// Splits a body into the part listings read and the rest, copying only what must move.
+fn split_body(body: bytes::Bytes) -> (Vec<u8>, Vec<u8>) {
+    if body.len() <= BODY_HEAD {
+        return (Vec::from(body), Vec::new());
     }
-    // Rare: a bin was deleted while its captures waited. Find which ones were dropped.
-    let mut missing = Vec::new();
-    for (arrival, _) in written {
-        let id = arrival.request_id;
-        let stored: Option<i64> = sqlx::query_scalar("SELECT id FROM requests WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if stored.is_none() {
-            missing.push(id);
-        }
-    }
-    Ok(missing)
+    let head = body[..BODY_HEAD].to_vec();
+    let mut rest = Vec::from(body);
+    rest.drain(..BODY_HEAD);
+    (head, rest)
 }
 
-/// Runs a command in its own transaction; `None` means its target did not exist. The count
-/// triggers keep `request_count` and the event-type counts right on every delete.
-async fn run_command(
-    conn: &mut SqliteConnection,
-    command: &Command,
-) -> Result<Option<u64>, sqlx::Error> {
-    let rows = match command {
-        Command::CreateBin { id, created_at } => {
-            sqlx::query("INSERT INTO bins (id, created_at) VALUES (?, ?)")
-                .bind(id)
-                .bind(created_at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
-        }
-        Command::DeleteBin { id } => sqlx::query("DELETE FROM bins WHERE id = ?")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected(),
-        Command::ClearBin { id } => {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM bins WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Ok(None);
-            }
-            let rows = sqlx::query(
-                "DELETE FROM requests WHERE bin_key = (SELECT key FROM bins WHERE id = ?)",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            return Ok(Some(rows));
-        }
-        Command::DeleteRequest { bin_id, id } => sqlx::query(
-            "DELETE FROM requests WHERE id = ? \
-                 AND bin_key = (SELECT key FROM bins WHERE id = ?)",
-        )
-        .bind(id)
-        .bind(bin_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected(),
-        Command::TrimBin {
-            bin_id,
-            keep,
-            limit,
-        } => {
-            let count: Option<i64> =
-                sqlx::query_scalar("SELECT request_count FROM bins WHERE id = ?")
-                    .bind(bin_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let Some(count) = count else { return Ok(None) };
-            let excess = u64::try_from(count).unwrap_or(0).saturating_sub(*keep);
-            let take = excess.min(u64::from(*limit));
-            if take == 0 {
-                return Ok(Some(0));
-            }
-            sqlx::query(
-                "DELETE FROM requests WHERE id IN \
-                 (SELECT id FROM requests WHERE bin_key = (SELECT key FROM bins WHERE id = ?) \
-                 ORDER BY id LIMIT ?)",
-            )
-            .bind(bin_id)
-            .bind(i64::try_from(take).unwrap_or(i64::MAX))
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-        }
-        Command::Expire { before, limit } => {
-            // Ids grow with time, so only the oldest `limit` rows can be due: no scan.
-            sqlx::query(
-                "DELETE FROM requests WHERE id IN (SELECT id FROM \
-                 (SELECT id, received_at FROM requests ORDER BY id LIMIT ?) \
-                 WHERE received_at < ?)",
-            )
-            .bind(limit)
-            .bind(before)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-        }
-        Command::Vacuum { pages } => {
-            sqlx::query(&format!("PRAGMA incremental_vacuum({pages})"))
-                .execute(&mut *conn)
-                .await?;
-            0
-        }
-    };
-    let found = match command {
-        Command::DeleteBin { .. } | Command::DeleteRequest { .. } => rows > 0,
-        _ => true,
-    };
-    Ok(found.then_some(rows))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_split_at_the_head_size() {
+        let small = bytes::Bytes::from_static(b"small");
+        assert_eq!(split_body(small), (b"small".to_vec(), Vec::new()));
+        let large: Vec<u8> = (0..BODY_HEAD + 10).map(|i| (i % 251) as u8).collect();
+        let (head, rest) = split_body(bytes::Bytes::from(large.clone()));
+        assert_eq!(head.len(), BODY_HEAD);
+        assert_eq!([head, rest].concat(), large);
+    }
+
+    #[test]
+    fn the_insert_binds_every_column_of_every_row() {
+        let sql = insert_statement(4);
+        assert_eq!(sql.matches('?').count(), 4 * COLUMN_COUNT);
+        assert_eq!(COLUMNS.split(',').count(), COLUMN_COUNT);
+    }
 }

@@ -1,133 +1,53 @@
 //! The JSON API under `/api/v1`: bins, their requests, and raw bodies served inert.
 
-use actix_web::{http::header, web, HttpRequest, HttpResponse, Scope};
-use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
 
-use super::AppState;
+use actix_web::{body::SizedStream, http::header, web, HttpRequest, HttpResponse, Scope};
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::{
+    extract::{Bin, ListParams, RequestId},
+    json::{self, BinJson, RequestPieces},
+    origin, resource,
+};
 use crate::{
+    budget::Reservation,
     clock,
     error::AppError,
-    store::{new_bin_id, valid_bin_id, BinRecord, Command, StoredRequest},
+    state::AppState,
+    store::{new_bin_id, BinRecord, Command, Listing, StoredRequest, BODY_HEAD},
 };
 
-/// Requests per page when `limit` is not given, and the most one page may hold.
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 500;
+/// Body bytes one listing may carry in all: each body is cut at [`BODY_HEAD`], or shorter when
+/// a page asks for so many requests that they would carry more.
+const LISTING_BODY_BUDGET: usize = 4 * 1024 * 1024;
 
 pub(super) fn scope() -> Scope {
     web::scope("/api/v1")
-        .route("/bins", web::post().to(create_bin))
+        .service(resource("/bins", "POST").route(web::post().to(create_bin)))
         .service(
-            web::resource("/bins/{bin}")
+            resource("/bins/{bin}", "GET, HEAD, DELETE")
                 .route(web::get().to(get_bin))
                 .route(web::delete().to(delete_bin)),
         )
         .service(
-            web::resource("/bins/{bin}/requests")
+            resource("/bins/{bin}/requests", "GET, HEAD, DELETE")
                 .route(web::get().to(list_requests))
                 .route(web::delete().to(clear_bin)),
         )
         .service(
-            web::resource("/bins/{bin}/requests/{request}")
+            resource("/bins/{bin}/requests/{request}", "GET, HEAD, DELETE")
                 .route(web::get().to(get_request))
                 .route(web::delete().to(delete_request)),
         )
-        .route(
-            "/bins/{bin}/requests/{request}/raw",
-            web::get().to(raw_body),
+        .service(
+            resource("/bins/{bin}/requests/{request}/raw", "GET, HEAD")
+                .route(web::get().to(raw_body)),
         )
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(AppError::NotFound)
         }))
-}
-
-/// A bin as the API shows it.
-#[derive(Serialize)]
-pub struct BinJson {
-    pub id: String,
-    pub capture_url: String,
-    pub inspect_url: String,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_count: Option<i64>,
-}
-
-impl BinJson {
-    fn new(bin: &BinRecord, base: &str, with_count: bool) -> Self {
-        BinJson {
-            id: bin.id.clone(),
-            capture_url: format!("{base}/{}", bin.id),
-            inspect_url: format!("{base}/inspect/{}", bin.id),
-            created_at: clock::rfc3339_millis(bin.created_at),
-            request_count: with_count.then_some(bin.request_count),
-        }
-    }
-}
-
-/// A captured request as the API shows it (DESIGN §2).
-#[derive(Serialize)]
-pub struct RequestJson {
-    pub id: String,
-    pub bin_id: String,
-    pub received_at: String,
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub headers: Vec<(String, String)>,
-    pub content_type: Option<String>,
-    pub body_size: i64,
-    pub body_base64: String,
-    pub body_text: Option<String>,
-    pub remote_addr: Option<String>,
-    /// `stored`, `rejected` (body over the limit, not kept) or `handshake` (validationToken).
-    pub outcome: &'static str,
-    pub kaizala: Option<KaizalaJson>,
-}
-
-/// The Kaizala facts of a request.
-#[derive(Serialize)]
-pub struct KaizalaJson {
-    pub event_type: String,
-    pub event_id: Option<String>,
-    pub object_type: Option<String>,
-    pub object_id: Option<String>,
-    pub duplicate_of: Option<String>,
-}
-
-impl From<StoredRequest> for RequestJson {
-    fn from(request: StoredRequest) -> Self {
-        let body_base64 = base64::engine::general_purpose::STANDARD.encode(&request.body);
-        let body_text = String::from_utf8(request.body).ok();
-        RequestJson {
-            id: request.id.to_string(),
-            bin_id: request.bin_id,
-            received_at: clock::rfc3339_millis(request.received_at),
-            method: request.method,
-            path: request.path,
-            query: request.query,
-            headers: request.headers,
-            content_type: request.content_type,
-            body_size: request.body_size,
-            body_base64,
-            body_text,
-            remote_addr: request.remote_addr,
-            outcome: request.outcome.as_str(),
-            kaizala: request.kaizala.map(|event| KaizalaJson {
-                event_type: event.event_type,
-                event_id: event.event_id,
-                object_type: event.object_type,
-                object_id: event.object_id,
-                duplicate_of: request.duplicate_of.map(|id| id.to_string()),
-            }),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct RequestList {
-    requests: Vec<RequestJson>,
-    next_before: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -135,45 +55,60 @@ struct Deleted {
     deleted: u64,
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<String>,
-    before: Option<String>,
-    event: Option<String>,
-}
-
-/// Checks a bin id from the path; a malformed one is simply not found.
-pub(super) fn bin_id(raw: &str) -> Result<&str, AppError> {
-    valid_bin_id(raw)
-        .then_some(raw)
-        .ok_or(AppError::BinNotFound)
-}
-
-/// Parses a request id from the path.
-pub(super) fn request_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(AppError::RequestNotFound)
+/// Bytes of each body a listing of `limit` requests carries.
+pub(super) fn listing_prefix(limit: u32) -> usize {
+    (LISTING_BODY_BUDGET / limit.max(1) as usize).min(BODY_HEAD)
 }
 
 /// Creates a bin and returns its record.
 pub(super) async fn create(state: &AppState) -> Result<BinRecord, AppError> {
-    let bin = BinRecord {
-        id: new_bin_id(),
-        created_at: clock::now_millis(),
-        request_count: 0,
-    };
+    let id = new_bin_id();
+    let created_at = clock::now_millis();
     state
         .store
         .writer()
         .run(Command::CreateBin {
-            id: bin.id.clone(),
-            created_at: bin.created_at,
+            id: id.clone(),
+            created_at,
         })
         .await?;
-    tracing::info!(bin = %bin.id, "bin created");
-    Ok(bin)
+    tracing::info!(bin = %id, "bin created");
+    state.store.bin(&id).await?.ok_or(AppError::BinNotFound)
+}
+
+/// Reads one request with its whole body, within the memory budget for such answers.
+pub(super) async fn whole_request(
+    req: &HttpRequest,
+    state: &AppState,
+    bin: &BinRecord,
+    id: i64,
+) -> Result<(StoredRequest, Reservation), AppError> {
+    let size = state
+        .store
+        .body_size(bin, id)
+        .await?
+        .ok_or(AppError::RequestNotFound)?;
+    let mut reservation = state
+        .read_budget
+        .reservation(req.peer_addr().map(|addr| addr.ip()));
+    reservation
+        .grow(
+            usize::try_from(size).unwrap_or(usize::MAX),
+            state.config.queue_timeout,
+        )
+        .await?;
+    let request = state
+        .store
+        .request(bin, id)
+        .await?
+        .ok_or(AppError::RequestNotFound)?;
+    Ok((request, reservation))
+}
+
+fn json_stream(pieces: impl Iterator<Item = Bytes> + 'static) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(futures_util::stream::iter(pieces.map(Ok::<_, Infallible>)))
 }
 
 async fn create_bin(
@@ -181,7 +116,7 @@ async fn create_bin(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let bin = create(&state).await?;
-    let view = BinJson::new(&bin, &state.base_url(&req), false);
+    let view = BinJson::new(&bin, &origin::base_url(&req, &state), false);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/bins/{}", bin.id)))
         .json(view))
@@ -189,110 +124,83 @@ async fn create_bin(
 
 async fn get_bin(
     req: HttpRequest,
-    path: web::Path<String>,
+    Bin(bin): Bin,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let bin = state
-        .store
-        .bin(bin_id(&path)?)
-        .await?
-        .ok_or(AppError::BinNotFound)?;
-    Ok(HttpResponse::Ok().json(BinJson::new(&bin, &state.base_url(&req), true)))
+    Ok(HttpResponse::Ok().json(BinJson::new(&bin, &origin::base_url(&req, &state), true)))
 }
 
-async fn delete_bin(
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let id = bin_id(&path)?.to_owned();
-    let deleted = state.store.writer().run(Command::DeleteBin { id }).await?;
+async fn delete_bin(Bin(bin): Bin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let deleted = state
+        .store
+        .writer()
+        .run(Command::DeleteBin { id: bin.id })
+        .await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }
 
 async fn list_requests(
-    path: web::Path<String>,
-    query: web::Query<ListQuery>,
+    Bin(bin): Bin,
+    params: ListParams,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let bin = bin_id(&path)?;
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}"
-                ))
-            })?,
+    let listing = Listing {
+        before: params.before,
+        event_type: params.event.as_deref(),
+        limit: params.limit,
+        body_prefix: listing_prefix(params.limit),
     };
-    let before = match query.before.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            AppError::BadRequest("before must be a request id from next_before".to_owned())
-        })?),
-    };
-    state.store.bin(bin).await?.ok_or(AppError::BinNotFound)?;
-    let page = state
-        .store
-        .requests(
-            bin,
-            before,
-            limit,
-            query.event.as_deref().filter(|e| !e.is_empty()),
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(RequestList {
-        next_before: page.next_before.map(|id| id.to_string()),
-        requests: page.requests.into_iter().map(RequestJson::from).collect(),
-    }))
+    let page = state.store.requests(&bin, &listing).await?;
+    Ok(json_stream(json::request_list(
+        page.requests,
+        page.next_before,
+    )))
 }
 
-async fn clear_bin(
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let id = bin_id(&path)?.to_owned();
-    let deleted = state.store.writer().run(Command::ClearBin { id }).await?;
+async fn clear_bin(Bin(bin): Bin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let deleted = state
+        .store
+        .writer()
+        .run(Command::ClearBin { id: bin.id })
+        .await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }
 
 async fn get_request(
-    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    Bin(bin): Bin,
+    RequestId(id): RequestId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let request = state
-        .store
-        .request(bin_id(&path.0)?, request_id(&path.1)?)
-        .await?
-        .ok_or(AppError::RequestNotFound)?;
-    Ok(HttpResponse::Ok().json(RequestJson::from(request)))
+    let (request, reservation) = whole_request(&req, &state, &bin, id).await?;
+    Ok(json_stream(RequestPieces::new(request, Some(reservation))))
 }
 
 async fn delete_request(
-    path: web::Path<(String, String)>,
+    Bin(bin): Bin,
+    RequestId(id): RequestId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let command = Command::DeleteRequest {
-        bin_id: bin_id(&path.0)?.to_owned(),
-        id: request_id(&path.1)?,
-    };
+    let command = Command::DeleteRequest { bin_id: bin.id, id };
     let deleted = state.store.writer().run(command).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }
 
 /// The body byte for byte, as a download that no browser will run or sniff.
 async fn raw_body(
-    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    Bin(bin): Bin,
+    RequestId(id): RequestId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let bin = bin_id(&path.0)?;
-    let request = state
-        .store
-        .request(bin, request_id(&path.1)?)
-        .await?
-        .ok_or(AppError::RequestNotFound)?;
+    let (request, reservation) = whole_request(&req, &state, &bin, id).await?;
+    let body = Bytes::from(request.body);
+    let length = body.len() as u64;
+    // The reservation goes with the body, and is given back once the answer is done.
+    let stream = futures_util::StreamExt::map(futures_util::stream::iter([body]), move |body| {
+        let _held = &reservation;
+        Ok::<_, Infallible>(body)
+    });
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -301,5 +209,5 @@ async fn raw_body(
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"request-{}.bin\"", request.id),
         ))
-        .body(request.body))
+        .body(SizedStream::new(length, Box::pin(stream))))
 }

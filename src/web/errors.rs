@@ -1,19 +1,59 @@
-//! The one place errors become pages: a browser asking for HTML gets the error template with
-//! the same status; everyone else keeps the JSON body the error rendered.
+//! The middleware around every answer: errors become pages for browsers and JSON for everyone
+//! else (including actix's own empty errors), captured data is never cached, HSTS goes with a
+//! trusted certificate, every page is locked down, and each request gets its head as the tap
+//! read it.
+
+use std::sync::Arc;
 
 use actix_web::{
-    body::{BoxBody, MessageBody},
+    body::{BodySize, BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
-    http::header,
+    http::header::{self, HeaderValue},
     middleware::Next,
-    HttpResponse,
+    web, HttpMessage, HttpResponse,
 };
 use askama::Template;
 
-use super::pages::ErrorPage;
-use crate::error::AppError;
+use super::{origin, pages::ErrorPage};
+use crate::{
+    error::{AppError, ErrorBody},
+    server::tap::{Seen, TapShared},
+    state::AppState,
+};
 
-/// Middleware: swaps error responses for the HTML error page when the client accepts HTML.
+/// HSTS for a year, sent over HTTPS with a certificate the user gave.
+const HSTS: &str = "max-age=31536000";
+
+/// Middleware: gives each request what the tap saw of its head, and answers a head the tap
+/// refused (over the documented limits) without going further.
+pub async fn raw_heads(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let seen = req.conn_data::<Arc<TapShared>>().cloned();
+    if let Some(tap) = seen {
+        match tap.next() {
+            Some(Seen::Refused(refusal)) => {
+                tracing::info!(status = refusal.status, reason = %refusal.message, "request head refused");
+                let error = AppError::HeadTooLarge {
+                    status: refusal.status,
+                    message: refusal.message,
+                };
+                return Ok(req.error_response(error));
+            }
+            Some(Seen::Head(head)) if head.is_for(req.method().as_str(), req.uri()) => {
+                req.extensions_mut().insert(head);
+            }
+            // The tap lost track of this connection: its requests use the header map.
+            Some(Seen::Head(_)) => tap.forget(),
+            None => {}
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Middleware: swaps error responses for the HTML error page when the client accepts HTML, and
+/// gives bodiless errors (actix's own) the `{"error","status"}` shape.
 pub async fn html_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -25,37 +65,85 @@ pub async fn html_errors(
         .is_some_and(|accept| accept.contains("text/html"));
     let response = next.call(req).await?;
     let status = response.status();
-    let Some(error) = response.response().error() else {
-        return Ok(response.map_into_boxed_body());
-    };
-    if !wants_html {
+    if !(status.is_client_error() || status.is_server_error()) {
         return Ok(response.map_into_boxed_body());
     }
-    let message = match error.as_error::<AppError>() {
-        Some(app_error) => app_error.to_string(),
-        None if status.is_server_error() => "something went wrong on our side".to_owned(),
-        None => error.to_string(),
-    };
-    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
-    let page = ErrorPage {
-        status: status.as_u16(),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        message,
-    };
-    let body = match page.render() {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::error!(error = %err, "error page failed to render");
-            return Ok(response.map_into_boxed_body());
+    let message = match response.response().error() {
+        Some(error) => match error.as_error::<AppError>() {
+            Some(app_error) => app_error.to_string(),
+            None if status.is_server_error() => "something went wrong on our side".to_owned(),
+            None => error.to_string(),
+        },
+        // An answer the app built on purpose (a 413 with its message, a handshake's 403).
+        None if !matches!(response.response().body().size(), BodySize::Sized(0)) => {
+            return Ok(response.map_into_boxed_body())
         }
+        None => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
     };
+    let kept: Vec<(header::HeaderName, HeaderValue)> = [header::RETRY_AFTER, header::ALLOW]
+        .into_iter()
+        .filter_map(|name| Some((name.clone(), response.headers().get(&name)?.clone())))
+        .collect();
+    let closes =
+        response.response().head().connection_type() == actix_web::http::ConnectionType::Close;
     let mut page = HttpResponse::build(status);
-    page.content_type("text/html; charset=utf-8");
-    if let Some(retry_after) = retry_after {
-        page.insert_header((header::RETRY_AFTER, retry_after));
+    for header in kept {
+        page.insert_header(header);
     }
+    if closes {
+        page.force_close();
+    }
+    let page = if wants_html {
+        let body = ErrorPage {
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            message,
+        }
+        .render();
+        match body {
+            Ok(body) => page.content_type("text/html; charset=utf-8").body(body),
+            Err(err) => {
+                tracing::error!(error = %err, "error page failed to render");
+                return Ok(response.map_into_boxed_body());
+            }
+        }
+    } else {
+        page.json(ErrorBody {
+            error: &message,
+            status: status.as_u16(),
+        })
+    };
     let (req, _) = response.into_parts();
-    Ok(ServiceResponse::new(req, page.body(body)))
+    Ok(ServiceResponse::new(req, page))
+}
+
+/// Middleware: `Cache-Control: no-store` on every answer that did not choose its own (pages,
+/// the API and captures all carry captured data), and HSTS over HTTPS with a trusted
+/// certificate (never with the generated self-signed one, which browsers would then refuse
+/// to let anyone click through).
+pub async fn transport_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let hsts = origin::is_https(req.request())
+        && req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.trusted_certificate);
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    Ok(response.map_into_boxed_body())
 }
 
 /// The headers every response carries: a strict CSP (no inline script or style, `'self'`

@@ -1,15 +1,20 @@
 //! Live arrivals: `GET /inspect/{bin}/events` streams Server-Sent Events naming each request
 //! committed to the bin, so an open inspect page can fetch and show its card.
+//!
+//! Streams are capped (in all and per client address, `503` beyond) so idle ones can never
+//! take the connections captures need, each wakes only for its own bin's arrivals, and a
+//! client that goes away frees its slot at once (the server ends a connection whose client
+//! closed its side).
 
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use super::{api::bin_id, AppState};
-use crate::{error::AppError, store::Arrival};
+use super::extract::Bin;
+use crate::{error::AppError, state::AppState, store::LiveArrivals, streams::StreamSlot};
 
 /// A comment line this often keeps proxies from closing an idle stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -21,26 +26,27 @@ struct ArrivalEvent<'a> {
 }
 
 struct Subscription {
-    bin_id: String,
-    arrivals: broadcast::Receiver<Arrival>,
+    arrivals: LiveArrivals,
     shutdown: watch::Receiver<bool>,
     heartbeat: tokio::time::Interval,
+    /// Given back when the stream ends, whichever way.
+    _slot: StreamSlot,
 }
 
 /// `GET /inspect/{bin}/events`
 pub(super) async fn events(
-    path: web::Path<String>,
+    req: HttpRequest,
+    Bin(bin): Bin,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id = bin_id(&path)?;
-    state.store.bin(id).await?.ok_or(AppError::BinNotFound)?;
+    let slot = state.streams.take(req.peer_addr().map(|addr| addr.ip()))?;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();
     let subscription = Subscription {
-        bin_id: id.to_owned(),
-        arrivals: state.store.arrivals(),
+        arrivals: state.store.subscribe(&bin.id),
         shutdown: state.shutdown.clone(),
         heartbeat,
+        _slot: slot,
     };
     let opening = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(b"retry: 2000\n\n"))
@@ -51,7 +57,7 @@ pub(super) async fn events(
     });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("Cache-Control", "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(futures_util::StreamExt::chain(opening, stream)))
 }
@@ -61,26 +67,23 @@ async fn next_chunk(sub: &mut Subscription) -> Option<Bytes> {
     if *sub.shutdown.borrow() {
         return None;
     }
-    loop {
-        tokio::select! {
-            arrival = sub.arrivals.recv() => match arrival {
-                Ok(arrival) if arrival.bin_id == sub.bin_id => {
-                    let event = ArrivalEvent {
-                        id: arrival.request_id.to_string(),
-                        event_type: arrival.event_type.as_deref(),
-                    };
-                    let data = serde_json::to_string(&event).unwrap_or_default();
-                    return Some(Bytes::from(format!("event: request\ndata: {data}\n\n")));
-                }
-                Ok(_) => continue,
-                // Too many arrivals to follow one by one: the page reloads instead.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return Some(Bytes::from_static(b"event: reload\ndata: {}\n\n"));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            },
-            _ = sub.heartbeat.tick() => return Some(Bytes::from_static(b": keep-alive\n\n")),
-            _ = sub.shutdown.changed() => return None,
-        }
+    tokio::select! {
+        arrival = sub.arrivals.recv() => match arrival {
+            Ok(arrival) => {
+                let event = ArrivalEvent {
+                    id: arrival.request_id.to_string(),
+                    event_type: arrival.event_type.as_deref(),
+                };
+                let data = serde_json::to_string(&event).unwrap_or_default();
+                Some(Bytes::from(format!("event: request\ndata: {data}\n\n")))
+            }
+            // Too many arrivals to follow one by one: the page reloads instead.
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                Some(Bytes::from_static(b"event: reload\ndata: {}\n\n"))
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        },
+        _ = sub.heartbeat.tick() => Some(Bytes::from_static(b": keep-alive\n\n")),
+        _ = sub.shutdown.changed() => None,
     }
 }

@@ -1,65 +1,101 @@
-//! The route table shared by the server and the tests, the state handlers receive, and the
-//! small helpers every page and API answer uses.
+//! The app: its route table (shared by the server and the tests), the middleware around it, and
+//! the health check.
 
 mod api;
 mod errors;
 mod events;
+mod extract;
+mod json;
+pub mod origin;
 mod pages;
 mod view;
 
 pub use errors::{html_errors, security_headers};
 pub use view::{human_size, RequestCard};
 
-use std::{path::Path, sync::Arc};
+use std::path::Path;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    middleware, web, App, HttpResponse,
+};
 
-use crate::{capture, config::Config, error::AppError, store::Store};
+use crate::{capture, error::AppError, state::AppState};
 
-/// What every handler receives.
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    /// Permits for body bytes held by captures in flight, so memory stays bounded under load.
-    pub body_budget: Arc<tokio::sync::Semaphore>,
-    /// Turns true when the server begins to shut down, so live streams can end.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+/// The whole app for one worker: state, middleware and routes.
+pub fn app(
+    state: web::Data<AppState>,
+    static_dir: &Path,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let static_dir = static_dir.to_owned();
+    App::new()
+        .app_data(state.clone())
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            AppError::BadRequest(format!("the query string is not valid: {err}")).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+        .app_data(web::FormConfig::default().error_handler(|err, _| {
+            AppError::BadRequest(format!("the form is not valid: {err}")).into()
+        }))
+        .app_data(web::JsonConfig::default().error_handler(|err, _| {
+            AppError::BadRequest(format!("the JSON body is not valid: {err}")).into()
+        }))
+        .wrap(middleware::from_fn(errors::raw_heads))
+        .wrap(middleware::from_fn(html_errors))
+        .wrap(middleware::from_fn(errors::transport_headers))
+        .wrap(security_headers())
+        .configure(|cfg| routes(cfg, &static_dir))
 }
 
-impl AppState {
-    /// The base of capture URLs: `--public-url`, else the scheme and Host this request came with.
-    pub fn base_url(&self, req: &HttpRequest) -> String {
-        match &self.config.public_url {
-            Some(url) => url.clone(),
-            None => {
-                let info = req.connection_info();
-                format!("{}://{}", info.scheme(), info.host())
-            }
-        }
-    }
+/// A resource whose other methods are answered 405 with `Allow`, in the error shape.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(AppError::MethodNotAllowed { allow })
+    }))
 }
 
 /// Registers every route. Specific paths come first; captures take the rest.
 pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
-    cfg.route("/healthz", web::get().to(health))
-        .service(actix_files::Files::new("/static", static_dir).prefer_utf8(true))
+    cfg.service(resource("/healthz", "GET, HEAD").route(web::get().to(health)))
+        .service(
+            web::scope("/static")
+                // Static files can be cached (and revalidated); nothing in them is captured data.
+                .wrap(middleware::DefaultHeaders::new().add(("Cache-Control", "no-cache")))
+                .service(actix_files::Files::new("", static_dir).prefer_utf8(true)),
+        )
         .service(api::scope())
-        .route("/", web::get().to(pages::home))
-        .route("/bins", web::post().to(pages::create_bin))
+        .service(resource("/", "GET, HEAD").route(web::get().to(pages::home)))
+        .service(resource("/bins", "POST").route(web::post().to(pages::create_bin)))
         .service(
             web::scope("/inspect")
-                .route("/{bin}", web::get().to(pages::inspect))
-                .route("/{bin}/events", web::get().to(events::events))
-                .route("/{bin}/clear", web::post().to(pages::clear_form))
-                .route("/{bin}/delete", web::post().to(pages::delete_form))
-                .route(
-                    "/{bin}/cards/{request}",
-                    web::get().to(pages::card_fragment),
+                .service(resource("/{bin}", "GET, HEAD").route(web::get().to(pages::inspect)))
+                .service(
+                    resource("/{bin}/events", "GET, HEAD").route(web::get().to(events::events)),
                 )
-                .route("/{bin}/{request}", web::get().to(pages::inspect_request))
-                .route(
-                    "/{bin}/{request}/delete",
-                    web::post().to(pages::delete_request_form),
+                .service(resource("/{bin}/clear", "POST").route(web::post().to(pages::clear_form)))
+                .service(
+                    resource("/{bin}/delete", "POST").route(web::post().to(pages::delete_form)),
+                )
+                .service(
+                    resource("/{bin}/cards/{request}", "GET, HEAD")
+                        .route(web::get().to(pages::card_fragment)),
+                )
+                .service(
+                    resource("/{bin}/{request}", "GET, HEAD")
+                        .route(web::get().to(pages::inspect_request)),
+                )
+                .service(
+                    resource("/{bin}/{request}/delete", "POST")
+                        .route(web::post().to(pages::delete_request_form)),
                 )
                 .default_service(web::to(not_found)),
         )
@@ -68,17 +104,18 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         .default_service(web::to(capture::capture));
 }
 
-/// `GET /healthz`: 200 when the store answers.
+/// `GET /healthz`: 200 when the database file is in place, writes land and reads answer;
+/// otherwise 503 and why.
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
+    match state.store.check_health().await {
         Ok(()) => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("ok\n"),
-        Err(err) => {
-            tracing::error!(error = %err, "health check: store did not answer");
+        Err(reason) => {
+            tracing::error!(%reason, "health check failed");
             HttpResponse::ServiceUnavailable()
                 .content_type("text/plain; charset=utf-8")
-                .body("store unavailable\n")
+                .body(format!("unhealthy: {reason}\n"))
         }
     }
 }

@@ -7,23 +7,25 @@ use actix_web::{
     web, HttpRequest, HttpResponse,
 };
 use askama::Template;
-use serde::Deserialize;
 
 use super::{
-    api::{bin_id, create, request_id},
+    api::{create, whole_request},
+    extract::{Bin, ListParams, RequestId},
+    origin,
     view::RequestCard,
-    AppState,
 };
 use crate::{
     clock,
     error::AppError,
     kaizala::{summary::Details, Family},
     render::{self, BodyView, Token},
-    store::{valid_bin_id, Command},
+    state::AppState,
+    store::{valid_bin_id, BinRecord, Command, Listing},
 };
 
-/// Requests per inspect page.
-const PAGE_SIZE: u32 = 50;
+/// Bytes of each body an inspect page (and a live card) reads and highlights; the request's
+/// own page reads it whole and highlights up to [`render::MAX_TEXT`].
+const CARD_BODY: usize = 64 * 1024;
 /// The cookie listing the bins this browser created, newest first.
 const BINS_COOKIE: &str = "binspector_bins";
 /// Bins remembered in the cookie.
@@ -89,12 +91,6 @@ pub struct ErrorPage {
     pub message: String,
 }
 
-#[derive(Deserialize)]
-pub(super) struct InspectQuery {
-    before: Option<String>,
-    event: Option<String>,
-}
-
 /// An HTML answer.
 fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
@@ -128,7 +124,7 @@ fn bins_cookie(req: &HttpRequest, ids: &[String]) -> Cookie<'static> {
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(req.connection_info().scheme() == "https")
+        .secure(origin::is_https(req))
         .max_age(CookieAge::days(365))
         .finish()
 }
@@ -145,16 +141,8 @@ fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         // No Origin and no Sec-Fetch-Site: not a browser form, so not a forged one.
         None => Ok(()),
-        Some(origin) if origin == state.base_url(req) => Ok(()),
-        Some(origin) => {
-            let info = req.connection_info();
-            let own = format!("{}://{}", info.scheme(), info.host());
-            if origin == own {
-                Ok(())
-            } else {
-                Err(AppError::CrossSite)
-            }
-        }
+        Some(sent) if sent == origin::base_url(req, state) => Ok(()),
+        Some(_) => Err(AppError::CrossSite),
     }
 }
 
@@ -193,86 +181,90 @@ pub(super) async fn create_bin(
     Ok(response)
 }
 
-/// `GET /inspect/{bin}`
+/// `GET /inspect/{bin}`: the bin's newest requests (or older ones, or one event type).
 pub(super) async fn inspect(
     req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<InspectQuery>,
+    Bin(bin): Bin,
+    params: ListParams,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id = bin_id(&path)?;
-    let bin = state.store.bin(id).await?.ok_or(AppError::BinNotFound)?;
-    let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .map_err(|_| AppError::BadRequest("`before` must be a request id".to_owned()))?,
-        ),
+    let listing = Listing {
+        before: params.before,
+        event_type: params.event.as_deref(),
+        limit: params.limit,
+        body_prefix: CARD_BODY,
     };
-    let filter = query.event.clone().filter(|event| !event.is_empty());
-    let page = state
-        .store
-        .requests(id, before, PAGE_SIZE, filter.as_deref())
-        .await?;
-    let chips = state
-        .store
-        .event_counts(id)
-        .await?
-        .into_iter()
-        .map(|(event_type, count)| Chip {
-            active: filter.as_deref() == Some(event_type.as_str()),
-            family: Family::of(&event_type).name(),
-            event_type,
-            count,
-        })
-        .collect();
-
-    let now = clock::now_millis();
-    let capture_url = format!("{}/{id}", state.base_url(&req));
-    let page_href = |before: Option<i64>| {
-        let mut params = Vec::new();
-        if let Some(before) = before {
-            params.push(("before", before.to_string()));
-        }
-        if let Some(event) = &filter {
-            params.push(("event", event.clone()));
-        }
-        let query = serde_urlencoded::to_string(&params).unwrap_or_default();
-        if query.is_empty() {
-            format!("/inspect/{id}")
-        } else {
-            format!("/inspect/{id}?{query}")
-        }
-    };
-    let body = InspectPage {
-        bin_id: id.to_owned(),
-        short_id: id.chars().take(8).collect(),
-        total: bin.request_count,
-        curl_line: curl_line(&capture_url, state.config.tls_cert.is_none()),
-        registration: registration_tokens(&capture_url),
-        capture_url,
-        chips,
-        cards: page
-            .requests
+    let page = state.store.requests(&bin, &listing).await?;
+    let counts = state.store.event_counts(&bin).await?;
+    let capture_url = format!("{}/{}", origin::base_url(&req, &state), bin.id);
+    let self_signed = !state.trusted_certificate;
+    // Building the cards and the page is the costly part; it runs off the threads that
+    // answer captures.
+    let body = web::block(move || {
+        let filter = params.event;
+        let chips = counts
             .into_iter()
-            .map(|request| RequestCard::new(request, now))
-            .collect(),
-        paged: before.is_some(),
-        live: before.is_none(),
-        newest_href: page_href(None),
-        older_href: page.next_before.map(|next| page_href(Some(next))),
-        filter,
-    };
-    Ok(html(body.render()?))
+            .map(|(event_type, count)| Chip {
+                active: filter.as_deref() == Some(event_type.as_str()),
+                family: Family::of(&event_type).name(),
+                event_type,
+                count,
+            })
+            .collect();
+        let now = clock::now_millis();
+        let page_href = |before: Option<i64>| inspect_href(&bin, before, filter.as_deref());
+        InspectPage {
+            bin_id: bin.id.clone(),
+            short_id: bin.id.chars().take(8).collect(),
+            total: bin.request_count,
+            curl_line: curl_line(&capture_url, self_signed),
+            registration: registration_tokens(&capture_url),
+            capture_url,
+            chips,
+            cards: page
+                .requests
+                .into_iter()
+                .map(|request| RequestCard::new(request, now, CARD_BODY))
+                .collect(),
+            paged: params.before.is_some(),
+            live: params.before.is_none(),
+            newest_href: page_href(None),
+            older_href: page.next_before.map(|next| page_href(Some(next))),
+            filter,
+        }
+        .render()
+    })
+    .await
+    .map_err(|_| AppError::WriteFailed)??;
+    Ok(html(body))
 }
 
-/// A curl command that sends a small Kaizala-shaped event to the bin.
+/// The inspect page's own URL for a page of older requests and an event filter.
+fn inspect_href(bin: &BinRecord, before: Option<i64>, event: Option<&str>) -> String {
+    let mut params = Vec::new();
+    if let Some(before) = before {
+        params.push(("before", before.to_string()));
+    }
+    if let Some(event) = event {
+        params.push(("event", event.to_owned()));
+    }
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    if query.is_empty() {
+        format!("/inspect/{}", bin.id)
+    } else {
+        format!("/inspect/{}?{query}", bin.id)
+    }
+}
+
+/// A curl command that sends a small Kaizala-shaped event to the bin. The URL is quoted as one
+/// shell word, so nothing in it can run when the line is pasted.
 fn curl_line(capture_url: &str, self_signed: bool) -> String {
     let insecure = if self_signed { " -k" } else { "" };
+    let event = r#"{"objectType":"Group","objectId":"test-group","eventType":"TextMessageCreated","eventId":"test-1","fromUserName":"curl","data":{"text":"Hello from curl"}}"#;
     format!(
-        "curl{insecure} -X POST '{capture_url}' -H 'Content-Type: application/json' \\\n  \
-         -d '{{\"objectType\":\"Group\",\"objectId\":\"test-group\",\"eventType\":\"TextMessageCreated\",\
-         \"eventId\":\"test-1\",\"fromUserName\":\"curl\",\"data\":{{\"text\":\"Hello from curl\"}}}}'"
+        "curl{insecure} -X POST {} -H 'Content-Type: application/json' \\\n  -d {}",
+        origin::shell_quote(capture_url),
+        origin::shell_quote(event)
     )
 }
 
@@ -297,67 +289,68 @@ fn registration_tokens(capture_url: &str) -> Vec<Token> {
     }
 }
 
-/// `GET /inspect/{bin}/{request}`
+/// `GET /inspect/{bin}/{request}`: one request, with its whole body.
 pub(super) async fn inspect_request(
-    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    Bin(bin): Bin,
+    RequestId(id): RequestId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let card = load_card(&state, &path.0, &path.1).await?;
-    Ok(html(RequestPage { card }.render()?))
+    let (request, reservation) = whole_request(&req, &state, &bin, id).await?;
+    let body = web::block(move || {
+        let card = RequestCard::new(request, clock::now_millis(), render::MAX_TEXT);
+        drop(reservation);
+        RequestPage { card }.render()
+    })
+    .await
+    .map_err(|_| AppError::WriteFailed)??;
+    Ok(html(body))
 }
 
 /// `GET /inspect/{bin}/cards/{request}`: one card without the page around it, for live pages.
 pub(super) async fn card_fragment(
-    path: web::Path<(String, String)>,
+    Bin(bin): Bin,
+    RequestId(id): RequestId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let card = load_card(&state, &path.0, &path.1).await?;
+    let request = state
+        .store
+        .request_prefix(&bin, id, CARD_BODY)
+        .await?
+        .ok_or(AppError::RequestNotFound)?;
+    let card = RequestCard::new(request, clock::now_millis(), CARD_BODY);
     Ok(html(CardFragment { card }.render()?))
 }
 
-async fn load_card(state: &AppState, bin: &str, request: &str) -> Result<RequestCard, AppError> {
-    let request = state
-        .store
-        .request(bin_id(bin)?, request_id(request)?)
-        .await?
-        .ok_or(AppError::RequestNotFound)?;
-    Ok(RequestCard::new(request, clock::now_millis()))
-}
-
-/// Runs a bin form's command after the same-origin check; returns the bin id.
-async fn bin_form(
-    req: &HttpRequest,
-    path: &str,
-    state: &AppState,
-    command: fn(String) -> Command,
-) -> Result<String, AppError> {
+/// Runs a bin form's command after the same-origin check.
+async fn bin_form(req: &HttpRequest, state: &AppState, command: Command) -> Result<(), AppError> {
     same_origin(req, state)?;
-    let id = bin_id(path)?.to_owned();
-    state.store.writer().run(command(id.clone())).await?;
-    Ok(id)
+    state.store.writer().run(command).await?;
+    Ok(())
 }
 
 /// `POST /inspect/{bin}/clear`
 pub(super) async fn clear_form(
     req: HttpRequest,
-    path: web::Path<String>,
+    Bin(bin): Bin,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id = bin_form(&req, &path, &state, |id| Command::ClearBin { id }).await?;
-    Ok(see_other(format!("/inspect/{id}")))
+    let target = format!("/inspect/{}", bin.id);
+    bin_form(&req, &state, Command::ClearBin { id: bin.id }).await?;
+    Ok(see_other(target))
 }
 
 /// `POST /inspect/{bin}/delete`
 pub(super) async fn delete_form(
     req: HttpRequest,
-    path: web::Path<String>,
+    Bin(bin): Bin,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let id = bin_form(&req, &path, &state, |id| Command::DeleteBin { id }).await?;
     let remaining: Vec<String> = remembered_bins(&req)
         .into_iter()
-        .filter(|bin| *bin != id)
+        .filter(|remembered| *remembered != bin.id)
         .collect();
+    bin_form(&req, &state, Command::DeleteBin { id: bin.id }).await?;
     let mut response = see_other("/".to_owned());
     response
         .add_cookie(&bins_cookie(&req, &remaining))
@@ -368,19 +361,11 @@ pub(super) async fn delete_form(
 /// `POST /inspect/{bin}/{request}/delete`
 pub(super) async fn delete_request_form(
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    Bin(bin): Bin,
+    RequestId(id): RequestId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    same_origin(&req, &state)?;
-    let bin = bin_id(&path.0)?.to_owned();
-    let id = request_id(&path.1)?;
-    state
-        .store
-        .writer()
-        .run(Command::DeleteRequest {
-            bin_id: bin.clone(),
-            id,
-        })
-        .await?;
-    Ok(see_other(format!("/inspect/{bin}")))
+    let target = format!("/inspect/{}", bin.id);
+    bin_form(&req, &state, Command::DeleteRequest { bin_id: bin.id, id }).await?;
+    Ok(see_other(target))
 }

@@ -3,6 +3,7 @@
 
 use crate::{
     clock,
+    headers::HeaderPair,
     kaizala::{
         summary::{summarise, Summary},
         Family,
@@ -32,12 +33,38 @@ pub struct RequestCard {
     pub content_type: Option<String>,
     pub rejected: bool,
     pub handshake: bool,
-    pub headers: Vec<(String, String)>,
+    /// Header fields as received; values that are not UTF-8 are shown with `\xNN` escapes.
+    pub headers: Vec<ShownHeader>,
+    /// The trailer section of a chunked body.
+    pub trailers: Vec<ShownHeader>,
     pub callback_token: Option<String>,
     pub kaizala: Option<KaizalaBadge>,
     pub body: BodyView,
+    /// Whether the card shows only the start of the body (the page reads a prefix, or the view
+    /// stops at its limit).
+    pub body_cut: bool,
+    /// The most body text the card shows, in KiB.
+    pub shown_kib: usize,
     /// Open the body section unless a Kaizala summary already says what it holds.
     pub body_open: bool,
+}
+
+/// A header field as a card shows it.
+pub struct ShownHeader {
+    pub name: String,
+    pub value: String,
+    /// The value was not UTF-8; `value` shows its other bytes as `\xNN`.
+    pub escaped: bool,
+}
+
+impl From<&HeaderPair> for ShownHeader {
+    fn from(pair: &HeaderPair) -> Self {
+        ShownHeader {
+            name: pair.name.clone(),
+            value: pair.escaped().into_owned(),
+            escaped: pair.is_binary(),
+        }
+    }
 }
 
 /// The Kaizala part of a card.
@@ -49,13 +76,20 @@ pub struct KaizalaBadge {
 }
 
 impl RequestCard {
-    /// Builds the card for a stored request, as seen at `now` (Unix milliseconds).
-    pub fn new(request: StoredRequest, now: i64) -> RequestCard {
-        let body = render::view(request.content_type.as_deref(), &request.body);
+    /// Builds the card for a stored request (or the start of one, for listings), as seen at
+    /// `now` (Unix milliseconds), showing at most `max` bytes of body text.
+    pub fn new(request: StoredRequest, now: i64, max: usize) -> RequestCard {
+        let body = render::view_within(
+            request.content_type.as_deref(),
+            &request.body,
+            request.body_truncated,
+            max,
+        );
         let kaizala = request.kaizala.as_ref().map(|event| KaizalaBadge {
             event_type: event.event_type.clone(),
             family: Family::of(&event.event_type).name(),
             duplicate_of: request.duplicate_of,
+            // A summary needs the whole document; a card of a cut body shows it raw instead.
             summary: serde_json::from_slice(&request.body)
                 .ok()
                 .and_then(|value| summarise(&value)),
@@ -63,9 +97,17 @@ impl RequestCard {
         let callback_token = request
             .headers
             .iter()
-            .find(|(name, _)| name == CALLBACK_TOKEN_HEADER)
-            .map(|(_, value)| value.clone());
+            .find(|pair| pair.name == CALLBACK_TOKEN_HEADER)
+            .map(|pair| pair.text().into_owned());
         let query_params = serde_urlencoded::from_str(&request.query).unwrap_or_default();
+        // A binary body's hex view says itself how much it shows.
+        let body_cut = match body {
+            BodyView::Empty | BodyView::Binary { .. } => false,
+            BodyView::Json { truncated, .. } | BodyView::Text { truncated, .. } => {
+                truncated || request.body_truncated
+            }
+            _ => request.body_truncated,
+        };
         RequestCard {
             id: request.id,
             method_class: method_class(&request.method),
@@ -82,11 +124,14 @@ impl RequestCard {
             content_type: request.content_type,
             rejected: request.outcome == Outcome::Rejected,
             handshake: request.outcome == Outcome::Handshake,
-            headers: request.headers,
+            headers: request.headers.iter().map(ShownHeader::from).collect(),
+            trailers: request.trailers.iter().map(ShownHeader::from).collect(),
             callback_token,
             body_open: kaizala.as_ref().is_none_or(|badge| badge.summary.is_none()),
             kaizala,
             body,
+            body_cut,
+            shown_kib: max / 1024,
         }
     }
 }

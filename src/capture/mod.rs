@@ -1,0 +1,155 @@
+//! The capture handler: every method on `/{bin}` and any path under it is recorded, written
+//! durably by the store's writer, and only then answered.
+
+mod body;
+pub mod expect;
+pub mod record;
+
+use std::sync::Arc;
+
+use actix_web::{
+    http::{header, Method, StatusCode},
+    web, HttpMessage, HttpRequest, HttpResponse,
+};
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::{
+    error::AppError,
+    server::tap::RawHead,
+    state::AppState,
+    store::{valid_bin_id, Outcome},
+};
+
+use self::body::{Body, Limits};
+
+/// The answer to a stored capture.
+#[derive(Serialize)]
+struct Stored<'a> {
+    stored: bool,
+    id: String,
+    bin_id: &'a str,
+}
+
+/// First path segments that are routes, not bins (bin ids are UUIDs, so they never collide).
+const ROUTES: [&str; 6] = ["", "healthz", "static", "api", "bins", "inspect"];
+
+/// Whether a path is a capture URL's (any path whose first segment is not a route).
+pub fn is_capture_path(path: &str) -> bool {
+    !ROUTES.contains(&record::split_bin(path).0)
+}
+
+/// The 413 message: what was sent, what the limit is, and that the attempt was recorded.
+pub(crate) fn too_large_message(size: u64, max: u64) -> String {
+    format!(
+        "request body too large: {size} bytes is over this server's limit of {max} bytes; \
+         the request was recorded without its body\n"
+    )
+}
+
+/// `ANY /{bin}` and `ANY /{bin}/{any/sub/path}`: every path no other route took.
+#[tracing::instrument(name = "capture", skip_all, fields(bin = tracing::field::Empty))]
+pub async fn capture(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (bin_id, _) = record::split_bin(req.path());
+    if !valid_bin_id(bin_id) {
+        return Err(AppError::BinNotFound);
+    }
+    tracing::Span::current().record("bin", bin_id);
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    if req.method() == Method::GET && params.iter().any(|(key, _)| key == "inspect") {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/inspect/{bin_id}")))
+            .finish());
+    }
+    let token = params
+        .into_iter()
+        .find(|(key, _)| key == "validationToken")
+        .map(|(_, value)| value);
+
+    // An upgrade or CONNECT hands the connection over to another protocol, so what follows the
+    // head is not a body: capture the head alone, answer at once, and close.
+    let hand_over = req.method() == Method::CONNECT || req.headers().contains_key(header::UPGRADE);
+    let config = &state.config;
+    // Held until the capture is acknowledged, so bodies waiting for the writer count too.
+    let mut reservation = state
+        .body_budget
+        .reservation(req.peer_addr().map(|addr| addr.ip()));
+    let body = if hand_over {
+        Body::Complete(Bytes::new())
+    } else {
+        let limits = Limits {
+            max_bytes: config.max_body_bytes,
+            total_time: config.body_timeout,
+            stall: config.header_timeout,
+            memory_wait: config.queue_timeout,
+        };
+        body::read(payload, declared_length(&req), &limits, &mut reservation).await?
+    };
+    let (outcome, body, body_size) = match body {
+        Body::Complete(bytes) => {
+            let size = bytes.len() as u64;
+            let outcome = match token {
+                Some(_) => Outcome::Handshake,
+                None => Outcome::Stored,
+            };
+            (outcome, bytes, size)
+        }
+        Body::TooLarge(size) => (Outcome::Rejected, Bytes::new(), size),
+    };
+    let raw = req.extensions().get::<Arc<RawHead>>().cloned();
+    let request = record::new_request(
+        req.head(),
+        raw.as_deref(),
+        req.peer_addr(),
+        outcome,
+        body,
+        body_size,
+    );
+    let event_type = request.kaizala.as_ref().map(|k| k.event_type.clone());
+
+    let id = state
+        .store
+        .writer()
+        .capture(request, config.queue_timeout)
+        .await?;
+    drop(reservation);
+    tracing::info!(
+        request = id,
+        method = %req.method(),
+        bytes = body_size,
+        outcome = outcome.as_str(),
+        kaizala_event = event_type.as_deref(),
+        "captured"
+    );
+
+    let mut answer = HttpResponse::build(match outcome {
+        Outcome::Rejected => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::OK,
+    });
+    if hand_over {
+        answer.force_close();
+    }
+    Ok(match (outcome, token) {
+        (Outcome::Rejected, _) => answer
+            .content_type("text/plain; charset=utf-8")
+            .body(too_large_message(body_size, config.max_body_bytes)),
+        (_, Some(token)) => answer.content_type("text/plain; charset=utf-8").body(token),
+        _ => answer.json(Stored {
+            stored: true,
+            id: id.to_string(),
+            bin_id,
+        }),
+    })
+}
+
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+}

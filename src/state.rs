@@ -1,0 +1,45 @@
+//! The state every handler receives: the store, the validated config, the memory budgets and
+//! live-stream slots that keep one client from starving the others, and the shutdown signal.
+
+use std::sync::Arc;
+
+use crate::{budget::Budget, config::Config, store::Store, streams::StreamSlots};
+
+/// What every handler receives.
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    /// Body bytes held by captures in flight, so memory stays bounded under load.
+    pub body_budget: Arc<Budget>,
+    /// Body bytes held by answers that carry a whole stored body.
+    pub read_budget: Arc<Budget>,
+    /// Live-event streams open at once, in all and per client address.
+    pub streams: Arc<StreamSlots>,
+    /// Whether the HTTPS listener serves a certificate the user gave (not the generated one).
+    pub trusted_certificate: bool,
+    /// Turns true when the server begins to shut down, so live streams can end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// The state for a configured server.
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> AppState {
+        let (total, share) = (config.body_budget(), config.body_share());
+        AppState {
+            store,
+            body_budget: Budget::new(total, share),
+            read_budget: Budget::new(total, share),
+            streams: Arc::new(StreamSlots::new(
+                config.max_streams,
+                config.max_streams_per_client,
+            )),
+            trusted_certificate: config.tls_cert.is_some(),
+            config,
+            shutdown,
+        }
+    }
+}
