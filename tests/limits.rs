@@ -6,14 +6,14 @@
 mod common;
 
 use std::{
-    io::{Read, Write},
+    io::Write,
     net::TcpStream,
     time::{Duration, Instant},
 };
 
 use binspector::{config::Config, startup::Application, store::Store};
 use clap::Parser;
-use common::{client, create_bin, free_port, spawn_app_with, RunningBinary};
+use common::{client, create_bin, free_port, read_until_closed, spawn_app_with, RunningBinary};
 use sqlx::{Connection, SqliteConnection};
 
 #[actix_web::test]
@@ -71,19 +71,6 @@ async fn a_full_write_queue_answers_503_with_retry_after_and_loses_nothing() {
 
     let after = app.post(&format!("/{bin}"), "after").await;
     assert_eq!(after.status(), 200);
-}
-
-/// Reads until the server closes the connection or `limit` passes; returns what it sent.
-fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
-    stream.set_read_timeout(Some(limit)).unwrap();
-    let mut answer = Vec::new();
-    match stream.read_to_end(&mut answer) {
-        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
-        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {
-            Some(String::from_utf8_lossy(&answer).into_owned())
-        }
-        Err(_) => None,
-    }
 }
 
 #[tokio::test]

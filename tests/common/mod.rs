@@ -5,7 +5,8 @@
 pub mod webdriver;
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read, Write},
+    net::{IpAddr, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -33,12 +34,50 @@ pub fn static_dir() -> PathBuf {
 
 /// A client that accepts binspector's self-signed certificate and never follows redirects.
 pub fn client() -> reqwest::Client {
+    client_builder().build().expect("client")
+}
+
+/// Such a client whose connections come from another loopback address (127.0.0.2 and so on),
+/// to play a second client address.
+pub fn client_from(address: [u8; 4]) -> reqwest::Client {
+    client_builder()
+        .local_address(IpAddr::from(address))
+        .build()
+        .expect("client")
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
+}
+
+/// Sends raw bytes to a plain-HTTP listener and returns what came back before the server
+/// closed the connection or `wait` passed. Async, so an in-process server on this thread's
+/// runtime (its writer task lives there) keeps running meanwhile.
+pub async fn raw_exchange(addr: &str, request: &[u8], wait: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("send");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Reads until the server closes the connection or `limit` passes; returns what it sent, or
+/// `None` if it neither answered nor closed in time.
+pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    stream.set_read_timeout(Some(limit)).expect("timeout");
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {
+            Some(String::from_utf8_lossy(&answer).into_owned())
+        }
+        Err(_) if !answer.is_empty() => Some(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => None,
+    }
 }
 
 /// Starts binspector in-process with extra flags; HTTPS and HTTP both on free ports.
@@ -81,6 +120,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// The plain-HTTP listener's `host:port`, for raw requests.
+    pub fn http_addr(&self) -> String {
+        self.http_base.trim_start_matches("http://").to_owned()
+    }
+
     /// Creates a bin through the API and returns its JSON.
     pub async fn create_bin(&self) -> Value {
         create_bin(&self.client, &self.base).await
