@@ -5,7 +5,7 @@
 pub mod webdriver;
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, Read},
     net::{IpAddr, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
