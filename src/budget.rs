@@ -26,16 +26,21 @@ pub enum BudgetError {
 pub struct Budget {
     total: Arc<Semaphore>,
     share: usize,
+    /// How long a client waits for its own share to come free: what holds it is that client's
+    /// own bodies in flight, so this is as long as one of them may take.
+    share_wait: Duration,
     clients: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
 }
 
 impl Budget {
-    /// A budget of `total` bytes, of which one client address may hold at most `share`.
-    pub fn new(total: usize, share: usize) -> Arc<Budget> {
+    /// A budget of `total` bytes, of which one client address may hold at most `share`,
+    /// waiting at most `share_wait` for it.
+    pub fn new(total: usize, share: usize, share_wait: Duration) -> Arc<Budget> {
         let total = total.min(Semaphore::MAX_PERMITS);
         Arc::new(Budget {
             total: Arc::new(Semaphore::new(total)),
             share: share.clamp(1, total.max(1)),
+            share_wait,
             clients: Mutex::new(HashMap::new()),
         })
     }
@@ -64,34 +69,30 @@ impl Budget {
 pub struct Reservation {
     budget: Arc<Budget>,
     client: Option<IpAddr>,
+    /// Bytes held of the total.
     total: Option<OwnedSemaphorePermit>,
+    /// Bytes held of the client's share: at least `total`, more when claimed ahead.
     own: Option<OwnedSemaphorePermit>,
 }
 
 impl Reservation {
-    /// Reserves `bytes` more, waiting at most `wait` for each part of the budget: first the
-    /// client's own share (so a client over it waits behind itself only), then the total.
+    /// Claims `bytes` of the client's share ahead of the body (its declared length), so
+    /// that bodies from one address either get all the share they need or wait holding
+    /// none: several that each held a part would wait for each other.
+    pub async fn claim_share(&mut self, bytes: usize) -> Result<(), BudgetError> {
+        let needed = bytes.saturating_sub(permits(&self.own));
+        self.take_share(needed).await
+    }
+
+    /// Reserves `bytes` more of the total, waiting at most `wait`, and of the client's share
+    /// whatever was not claimed ahead (a client over its share waits behind itself only).
     pub async fn grow(&mut self, bytes: usize, wait: Duration) -> Result<(), BudgetError> {
         if bytes == 0 {
             return Ok(());
         }
+        let needed = (permits(&self.total) + bytes).saturating_sub(permits(&self.own));
+        self.take_share(needed).await?;
         let count = u32::try_from(bytes).map_err(|_| BudgetError::Exhausted)?;
-        if bytes > self.budget.share {
-            return Err(BudgetError::ClientShare);
-        }
-        if let Some(client) = self.client {
-            let share = self
-                .budget
-                .clients()
-                .entry(client)
-                .or_insert_with(|| Arc::new(Semaphore::new(self.budget.share)))
-                .clone();
-            let permit = tokio::time::timeout(wait, share.acquire_many_owned(count))
-                .await
-                .map_err(|_| BudgetError::ClientShare)?
-                .map_err(|_| BudgetError::ClientShare)?;
-            merge(&mut self.own, permit);
-        }
         let permit =
             tokio::time::timeout(wait, self.budget.total.clone().acquire_many_owned(count))
                 .await
@@ -101,10 +102,36 @@ impl Reservation {
         Ok(())
     }
 
-    /// Bytes this reservation holds.
-    pub fn held(&self) -> usize {
-        self.total.as_ref().map_or(0, |permit| permit.num_permits())
+    async fn take_share(&mut self, bytes: usize) -> Result<(), BudgetError> {
+        let Some(client) = self.client.filter(|_| bytes > 0) else {
+            return Ok(());
+        };
+        if permits(&self.own) + bytes > self.budget.share {
+            return Err(BudgetError::ClientShare);
+        }
+        let count = u32::try_from(bytes).map_err(|_| BudgetError::ClientShare)?;
+        let share = self
+            .budget
+            .clients()
+            .entry(client)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.budget.share)))
+            .clone();
+        let permit = tokio::time::timeout(self.budget.share_wait, share.acquire_many_owned(count))
+            .await
+            .map_err(|_| BudgetError::ClientShare)?
+            .map_err(|_| BudgetError::ClientShare)?;
+        merge(&mut self.own, permit);
+        Ok(())
     }
+
+    /// Bytes this reservation holds of the total.
+    pub fn held(&self) -> usize {
+        permits(&self.total)
+    }
+}
+
+fn permits(held: &Option<OwnedSemaphorePermit>) -> usize {
+    held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
 }
 
 fn merge(held: &mut Option<OwnedSemaphorePermit>, permit: OwnedSemaphorePermit) {
@@ -139,7 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_client_cannot_take_more_than_its_share() {
-        let budget = Budget::new(100, 40);
+        let budget = Budget::new(100, 40, WAIT);
         let greedy: IpAddr = [192, 0, 2, 1].into();
         let other: IpAddr = [192, 0, 2, 2].into();
         let mut first = budget.reservation(Some(greedy));
@@ -155,8 +182,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_share_claimed_ahead_is_all_or_nothing() {
+        let budget = Budget::new(100, 40, WAIT);
+        let client: IpAddr = [192, 0, 2, 1].into();
+        let mut first = budget.reservation(Some(client));
+        first.claim_share(30).await.unwrap();
+        first.grow(10, WAIT).await.unwrap();
+        // The second body of that client waits for its whole claim, holding nothing.
+        let mut second = budget.reservation(Some(client));
+        assert_eq!(second.claim_share(20).await, Err(BudgetError::ClientShare));
+        assert_eq!((first.held(), second.held()), (10, 0));
+        // Growing within the claim takes no more of the share.
+        first.grow(20, WAIT).await.unwrap();
+        drop(first);
+        second.claim_share(20).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn the_total_still_bounds_everyone() {
-        let budget = Budget::new(50, 40);
+        let budget = Budget::new(50, 40, WAIT);
         let mut a = budget.reservation(Some([192, 0, 2, 1].into()));
         a.grow(40, WAIT).await.unwrap();
         let mut b = budget.reservation(Some([192, 0, 2, 2].into()));

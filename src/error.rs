@@ -54,6 +54,9 @@ pub enum AppError {
     /// A page template failed to render.
     #[error("something went wrong on our side")]
     Render(#[from] askama::Error),
+    /// Work handed to the blocking pool did not come back (the pool is shutting down).
+    #[error("something went wrong on our side")]
+    Blocking(#[from] actix_web::error::BlockingError),
     /// A write failed; the writer logged why.
     #[error("something went wrong on our side")]
     WriteFailed,
@@ -111,9 +114,10 @@ impl ResponseError for AppError {
             | AppError::StreamsFull(_)
             | AppError::ShuttingDown
             | AppError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) | AppError::Render(_) | AppError::WriteFailed => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Database(_)
+            | AppError::Render(_)
+            | AppError::Blocking(_)
+            | AppError::WriteFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

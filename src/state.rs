@@ -31,8 +31,8 @@ impl AppState {
         let (total, share) = (config.body_budget(), config.body_share());
         AppState {
             store,
-            body_budget: Budget::new(total, share),
-            read_budget: Budget::new(total, share),
+            body_budget: Budget::new(total, share, config.body_timeout),
+            read_budget: Budget::new(total, share, config.queue_timeout),
             streams: Arc::new(StreamSlots::new(
                 config.max_streams,
                 config.max_streams_per_client,

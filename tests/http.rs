@@ -1,6 +1,8 @@
 //! The HTTP edge, probed as a stranger would: forged hosts and forwarding headers, head limits,
 //! `Expect: 100-continue`, upgrades and CONNECT, errors in one shape, exact header bytes and
 //! order, chunked trailers, and request ids that say nothing about other bins.
+// Helpers here are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -401,4 +403,82 @@ async fn request_ids_are_numbered_within_their_bin() {
         .await
         .unwrap();
     assert_eq!(next["id"], "2");
+}
+
+#[actix_web::test]
+async fn captured_data_is_never_cached_and_its_files_are_private() {
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    app.post(&format!("/{bin}"), "secret payload").await;
+    for path in [
+        "/".to_owned(),
+        format!("/inspect/{bin}"),
+        format!("/inspect/{bin}/1"),
+        format!("/api/v1/bins/{bin}/requests"),
+        format!("/api/v1/bins/{bin}/requests/1/raw"),
+        format!("/{bin}"),
+    ] {
+        let response = app.get(&path).await;
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+    // Styles may be cached (and revalidated): they hold nothing captured.
+    let css = app.get("/static/app.css").await;
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["cache-control"], "no-cache");
+    // A self-signed certificate gets no HSTS: browsers would then refuse to click through.
+    assert!(!app
+        .get("/")
+        .await
+        .headers()
+        .contains_key("strict-transport-security"));
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |name: &str| {
+            std::fs::metadata(app.dir.path().join(name))
+                .unwrap_or_else(|err| panic!("{name}: {err}"))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        for file in [
+            "binspector.db",
+            "binspector.db-wal",
+            "binspector.db-shm",
+            "tls/key.pem",
+        ] {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_given_certificate_gets_hsts_over_https_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, pair.cert.pem()).unwrap();
+    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+    let app = common::spawn_app_with(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let over_https = app.get("/").await;
+    assert_eq!(
+        over_https.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let over_http = app
+        .client
+        .get(format!("{}/", app.http_base))
+        .send()
+        .await
+        .unwrap();
+    assert!(!over_http
+        .headers()
+        .contains_key("strict-transport-security"));
 }

@@ -456,3 +456,66 @@ async fn hostile_captures_are_escaped_and_every_page_is_locked_down() {
         );
     }
 }
+
+#[actix_web::test]
+async fn huge_bodies_make_bounded_pages_and_captures_go_on_meanwhile() {
+    const BODIES: usize = 20;
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    // A 1 MB JSON array of 500,000 numbers: a token per number when highlighted.
+    let array = format!("[{}1]", "1,".repeat(499_999)).into_bytes();
+    for _ in 0..BODIES {
+        let response = app
+            .client
+            .post(format!("{}/{bin}", app.base))
+            .header("content-type", "application/json")
+            .body(array.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    let (status, one) = page(&app, &format!("/inspect/{bin}/1")).await;
+    assert_eq!(status, 200);
+    let (_, list) = page(&app, &format!("/inspect/{bin}")).await;
+    println!(
+        "request page {} KB, list page of {BODIES} {} KB",
+        one.len() / 1000,
+        list.len() / 1000
+    );
+    // The request page highlights up to 256 KiB of the body, the list 64 KiB of each.
+    assert!(one.len() < 2_000_000, "request page of {} bytes", one.len());
+    assert!(
+        list.len() < BODIES * 500_000,
+        "list page of {} bytes",
+        list.len()
+    );
+    assert!(one.contains("Only the first 256 KiB of the body"));
+    assert!(list.contains("Only the first 64 KiB of the body"));
+    assert!(list.contains(&format!("/api/v1/bins/{bin}/requests/1/raw")));
+
+    // Pages are rendered off the threads that answer captures.
+    let pages: Vec<_> = (0..3)
+        .map(|_| {
+            let client = app.client.clone();
+            let url = format!("{}/inspect/{bin}", app.base);
+            actix_web::rt::spawn(async move { client.get(url).send().await.unwrap().text().await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        app.post(&format!("/{bin}"), "meanwhile").await.status(),
+        200
+    );
+    let took = started.elapsed();
+    for page in pages {
+        page.await.unwrap().unwrap();
+    }
+    println!("capture while pages render: {took:?}");
+    assert!(
+        took < std::time::Duration::from_millis(500),
+        "capture took {took:?}"
+    );
+}

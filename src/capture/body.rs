@@ -45,8 +45,9 @@ pub async fn read(
         return Ok(Body::TooLarge(declared.unwrap_or_default()));
     }
     let deadline = Instant::now() + limits.total_time;
-    // Only what arrives is allocated: a declared size is a promise, not memory to hand out.
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(64 * 1024) as usize);
+    // The declared size was claimed from the sender's share already; the memory is only
+    // touched (and the total budget reserved) as bytes arrive.
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let next = tokio::time::timeout(left.min(limits.stall), payload.next()).await;

@@ -79,16 +79,22 @@ pub async fn capture(
     let mut reservation = state
         .body_budget
         .reservation(req.peer_addr().map(|addr| addr.ip()));
+    let declared = declared_length(&req);
     let body = if hand_over {
         Body::Complete(Bytes::new())
     } else {
+        if let Some(declared) = declared.filter(|size| *size <= config.max_body_bytes) {
+            reservation
+                .claim_share(usize::try_from(declared).unwrap_or(usize::MAX))
+                .await?;
+        }
         let limits = Limits {
             max_bytes: config.max_body_bytes,
             total_time: config.body_timeout,
             stall: config.header_timeout,
             memory_wait: config.queue_timeout,
         };
-        body::read(payload, declared_length(&req), &limits, &mut reservation).await?
+        body::read(payload, declared, &limits, &mut reservation).await?
     };
     let (outcome, body, body_size) = match body {
         Body::Complete(bytes) => {

@@ -87,7 +87,7 @@ impl Health {
         self.failing.store(true, Ordering::Release);
     }
 
-    /// Records that a write landed.
+    /// Records that a batch of captures landed.
     pub(super) fn write_succeeded(&self) {
         if self.failing.load(Ordering::Acquire) {
             self.failing.store(false, Ordering::Release);
@@ -124,7 +124,8 @@ impl Store {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            // The writer records the outcome itself; only a probe that never ran is told here.
+            // A failed probe is recorded by the writer (and is then the last failure); only a
+            // probe that never ran is told here.
             let probe = self.writer().run(Command::Probe { at: now });
             match tokio::time::timeout(PROBE_WAIT, probe).await {
                 Err(_) => return Err("the database writer did not answer within 5 s".to_owned()),

@@ -383,7 +383,11 @@ impl Writer {
         }
         let result = insert.execute(&mut self.conn).await;
         let outcome = match result {
-            Ok(done) if done.rows_affected() == written.len() as u64 => self.landed(),
+            Ok(done) if done.rows_affected() == written.len() as u64 => {
+                // Only captures landing again clear a failure: a sweep that deletes nothing
+                // or the health probe's one small row can land on a disk too full for them.
+                self.landed().inspect(|()| self.health.write_succeeded())
+            }
             Ok(done) => {
                 tracing::error!(
                     inserted = done.rows_affected(),
@@ -424,10 +428,7 @@ impl Writer {
     /// After a commit: whether what was committed reached the database file at its path.
     fn landed(&self) -> Result<(), WriterError> {
         match self.health.file_problem() {
-            None => {
-                self.health.write_succeeded();
-                Ok(())
-            }
+            None => Ok(()),
             Some(problem) => {
                 tracing::error!(%problem, "writes no longer reach the database file");
                 self.health.write_failed(problem.clone());

@@ -234,8 +234,7 @@ pub(super) async fn inspect(
         }
         .render()
     })
-    .await
-    .map_err(|_| AppError::WriteFailed)??;
+    .await??;
     Ok(html(body))
 }
 
@@ -302,8 +301,7 @@ pub(super) async fn inspect_request(
         drop(reservation);
         RequestPage { card }.render()
     })
-    .await
-    .map_err(|_| AppError::WriteFailed)??;
+    .await??;
     Ok(html(body))
 }
 
@@ -318,8 +316,12 @@ pub(super) async fn card_fragment(
         .request_prefix(&bin, id, CARD_BODY)
         .await?
         .ok_or(AppError::RequestNotFound)?;
-    let card = RequestCard::new(request, clock::now_millis(), CARD_BODY);
-    Ok(html(CardFragment { card }.render()?))
+    let body = web::block(move || {
+        let card = RequestCard::new(request, clock::now_millis(), CARD_BODY);
+        CardFragment { card }.render()
+    })
+    .await??;
+    Ok(html(body))
 }
 
 /// Runs a bin form's command after the same-origin check.

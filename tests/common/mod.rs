@@ -253,13 +253,35 @@ pub struct RunningBinary {
 impl RunningBinary {
     /// Starts the binary on a free port with `data_dir`, waiting for its "open" line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> RunningBinary {
-        let stderr = data_dir.with_extension("stderr.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_binspector"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_binspector"));
+        command
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--static-dir")
             .arg(static_dir())
-            .args(extra)
+            .args(extra);
+        Self::spawn(command, data_dir)
+    }
+
+    /// Starts the binary as above, but through `sh` with its files limited to `kib` KiB
+    /// (`ulimit -f`), as on a disk that is full; writes past it fail instead of killing it.
+    pub fn start_with_file_limit(data_dir: &Path, kib: u64, extra: &[&str]) -> RunningBinary {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_binspector"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--static-dir")
+            .arg(static_dir())
+            .args(extra);
+        Self::spawn(command, data_dir)
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path) -> RunningBinary {
+        let stderr = data_dir.with_extension("stderr.log");
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
