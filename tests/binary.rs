@@ -214,7 +214,7 @@ fn bad_flags_stop_startup_with_one_clear_sentence() {
 }
 
 #[test]
-fn a_real_certificate_can_be_given() {
+fn a_real_certificate_can_be_given_and_a_bad_one_is_blamed_on_the_right_file() {
     let dir = tempfile::tempdir().unwrap();
     let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert = dir.path().join("chain.pem");
@@ -235,19 +235,6 @@ fn a_real_certificate_can_be_given() {
     assert!(
         !data.join("tls/cert.pem").exists(),
         "no certificate generated when one is given"
-    );
-
-    // A second binspector on the same data directory refuses to start, and names the first.
-    let second = failed_start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
-    assert!(
-        second.contains("in use by another binspector")
-            && second.contains(&format!("process {}", server.child.id())),
-        "{second}"
     );
 
     // Whatever is wrong with the pair is blamed on the right file.
@@ -291,4 +278,36 @@ fn a_real_certificate_can_be_given() {
         bad_key.contains(&format!("cannot use the private key {}", corrupt.display())),
         "{bad_key}"
     );
+}
+
+#[tokio::test]
+async fn a_second_binspector_on_the_same_data_dir_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = RunningBinary::start(&data, &[]);
+    let second = failed_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        second.contains("in use by another binspector")
+            && second.contains(&format!("process {}", first.child.id())),
+        "{second}"
+    );
+    // The first goes on serving, and captures are stored.
+    let client = client();
+    let bin = create_bin(&client, &first.base).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = client
+        .post(format!("{}/{bin}", first.base))
+        .body("still mine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    assert_eq!(all_requests(&client, &first.base, &bin).await.len(), 1);
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{
     extract::{Bin, ListParams, RequestId},
     json::{self, BinJson, RequestPieces},
-    origin, resource,
+    origin, read, resource,
 };
 use crate::{
     budget::Reservation,
@@ -28,22 +28,21 @@ pub(super) fn scope() -> Scope {
         .service(resource("/bins", "POST").route(web::post().to(create_bin)))
         .service(
             resource("/bins/{bin}", "GET, HEAD, DELETE")
-                .route(web::get().to(get_bin))
+                .route(read().to(get_bin))
                 .route(web::delete().to(delete_bin)),
         )
         .service(
             resource("/bins/{bin}/requests", "GET, HEAD, DELETE")
-                .route(web::get().to(list_requests))
+                .route(read().to(list_requests))
                 .route(web::delete().to(clear_bin)),
         )
         .service(
             resource("/bins/{bin}/requests/{request}", "GET, HEAD, DELETE")
-                .route(web::get().to(get_request))
+                .route(read().to(get_request))
                 .route(web::delete().to(delete_request)),
         )
         .service(
-            resource("/bins/{bin}/requests/{request}/raw", "GET, HEAD")
-                .route(web::get().to(raw_body)),
+            resource("/bins/{bin}/requests/{request}/raw", "GET, HEAD").route(read().to(raw_body)),
         )
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(AppError::NotFound)

@@ -18,7 +18,7 @@ use std::path::Path;
 use actix_web::{
     body::MessageBody,
     dev::{ServiceFactory, ServiceRequest, ServiceResponse},
-    middleware, web, App, HttpResponse,
+    guard, middleware, web, App, HttpResponse,
 };
 
 use crate::{capture, error::AppError, state::AppState};
@@ -56,6 +56,11 @@ pub fn app(
         .configure(|cfg| routes(cfg, &static_dir))
 }
 
+/// A route for GET and HEAD (actix answers HEAD without the body).
+fn read() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// A resource whose other methods are answered 405 with `Allow`, in the error shape.
 fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
@@ -65,7 +70,7 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 
 /// Registers every route. Specific paths come first; captures take the rest.
 pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
-    cfg.service(resource("/healthz", "GET, HEAD").route(web::get().to(health)))
+    cfg.service(resource("/healthz", "GET, HEAD").route(read().to(health)))
         .service(
             web::scope("/static")
                 // Static files can be cached (and revalidated); nothing in them is captured data.
@@ -73,25 +78,23 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                 .service(actix_files::Files::new("", static_dir).prefer_utf8(true)),
         )
         .service(api::scope())
-        .service(resource("/", "GET, HEAD").route(web::get().to(pages::home)))
+        .service(resource("/", "GET, HEAD").route(read().to(pages::home)))
         .service(resource("/bins", "POST").route(web::post().to(pages::create_bin)))
         .service(
             web::scope("/inspect")
-                .service(resource("/{bin}", "GET, HEAD").route(web::get().to(pages::inspect)))
-                .service(
-                    resource("/{bin}/events", "GET, HEAD").route(web::get().to(events::events)),
-                )
+                .service(resource("/{bin}", "GET, HEAD").route(read().to(pages::inspect)))
+                .service(resource("/{bin}/events", "GET, HEAD").route(read().to(events::events)))
                 .service(resource("/{bin}/clear", "POST").route(web::post().to(pages::clear_form)))
                 .service(
                     resource("/{bin}/delete", "POST").route(web::post().to(pages::delete_form)),
                 )
                 .service(
                     resource("/{bin}/cards/{request}", "GET, HEAD")
-                        .route(web::get().to(pages::card_fragment)),
+                        .route(read().to(pages::card_fragment)),
                 )
                 .service(
                     resource("/{bin}/{request}", "GET, HEAD")
-                        .route(web::get().to(pages::inspect_request)),
+                        .route(read().to(pages::inspect_request)),
                 )
                 .service(
                     resource("/{bin}/{request}/delete", "POST")
