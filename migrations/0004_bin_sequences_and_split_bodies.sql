@@ -85,8 +85,10 @@ BEGIN
     WHERE bin_key = OLD.bin_key AND event_type = OLD.kz_event_type AND count <= 0;
 END;
 
--- One row the health check rewrites through the writer, to learn whether writes still land.
+-- One row the health check rewrites through the writer, with a capture-sized payload, to learn
+-- whether writes still land.
 CREATE TABLE write_probe (
     id         INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
-    written_at INTEGER NOT NULL
+    written_at INTEGER NOT NULL,
+    payload    BLOB    NOT NULL
 ) STRICT;

@@ -119,12 +119,13 @@ impl Config {
             .min(tokio::sync::Semaphore::MAX_PERMITS)
     }
 
-    /// Body bytes one client address may hold at once: a quarter of the budget, and never
-    /// less than one largest body.
+    /// Body bytes one client address may hold at once: half the budget, so no one client
+    /// can take it all, and never less than one largest body.
     pub fn body_share(&self) -> usize {
-        let share = (self.body_budget() / 4)
-            .max(usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX));
-        share.min(self.body_budget())
+        let largest = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
+        (self.body_budget() / 2)
+            .max(largest)
+            .min(self.body_budget())
     }
 
     /// The retention window, or `None` when everything is kept.

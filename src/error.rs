@@ -24,9 +24,9 @@ pub enum AppError {
     /// The client sent something we cannot act on; the text says what.
     #[error("{0}")]
     BadRequest(String),
-    /// A request head over the documented limits (414 or 431); the text says which.
+    /// A request head the server would not take (400, 408, 414 or 431); the text says why.
     #[error("{message}")]
-    HeadTooLarge { status: u16, message: String },
+    HeadRefused { status: u16, message: String },
     /// The body stopped arriving, or did not arrive within the body timeout.
     #[error("{0}")]
     BodyTimeout(String),
@@ -104,8 +104,8 @@ impl ResponseError for AppError {
             }
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::HeadTooLarge { status, .. } => {
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            AppError::HeadRefused { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
             AppError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::CrossSite => StatusCode::FORBIDDEN,
@@ -136,7 +136,7 @@ impl ResponseError for AppError {
         }
         if matches!(
             self,
-            AppError::HeadTooLarge { .. } | AppError::BodyTimeout(_) | AppError::StreamsFull(_)
+            AppError::HeadRefused { .. } | AppError::BodyTimeout(_) | AppError::StreamsFull(_)
         ) {
             // The connection is in an unknown state (or is one a stranger should not keep).
             response.force_close();

@@ -163,6 +163,30 @@ async fn head_limits_are_answered_clearly_at_the_documented_sizes() {
     .await;
     assert!(page.starts_with("HTTP/1.1 414"), "{page}");
 
+    // A refusal after a request whose target had a fragment (which the URI drops) is still
+    // answered as a refusal, in order.
+    let pipelined = raw(
+        &app,
+        &format!(
+            "GET /healthz#x HTTP/1.1\r\nHost: h\r\n\r\nGET /{bin}?q={} HTTP/1.1\r\nHost: h\r\n\r\n",
+            "a".repeat(9 * 1024)
+        ),
+    )
+    .await;
+    let statuses: Vec<&str> = pipelined
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &pipelined[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "414"], "{pipelined}");
+
+    // Heads actix-http would refuse with an empty 400 get the reason.
+    let no_host = raw(&app, &format!("GET /{bin} HTTP/1.1\r\n\r\n")).await;
+    assert!(no_host.starts_with("HTTP/1.1 400"), "{no_host}");
+    assert!(json_body(&no_host)["error"]
+        .as_str()
+        .unwrap()
+        .contains("needs a Host"));
+
     // Only the fine one was stored, and the server goes on.
     assert_eq!(app.all_requests(&bin).await.len(), 1);
     assert_eq!(app.post(&format!("/{bin}"), "after").await.status(), 200);
@@ -242,13 +266,25 @@ async fn upgrades_and_connect_are_captured_and_answered_at_once() {
         "answered at once, not at a timeout: {:?}",
         started.elapsed()
     );
+    // Any other Upgrade (curl --http2 over plain HTTP says h2c) is a request like any other,
+    // body included.
+    let h2c = raw(
+        &app,
+        &format!(
+            "POST /{bin}/h2c HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+             HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 4\r\n\r\nbody"
+        ),
+    )
+    .await;
+    assert!(h2c.starts_with("HTTP/1.1 200"), "{h2c}");
     let stored = app.all_requests(&bin).await;
     let seen: Vec<(&str, &str)> = stored
         .iter()
         .map(|r| (r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
         .collect();
-    assert_eq!(seen, [("CONNECT", "/"), ("GET", "/ws")]);
-    let upgrade = stored[1]["headers"]
+    assert_eq!(seen, [("POST", "/h2c"), ("CONNECT", "/"), ("GET", "/ws")]);
+    assert_eq!(stored[0]["body_text"], "body");
+    let upgrade = stored[2]["headers"]
         .as_array()
         .unwrap()
         .iter()
@@ -481,4 +517,67 @@ async fn a_given_certificate_gets_hsts_over_https_only() {
     assert!(!over_http
         .headers()
         .contains_key("strict-transport-security"));
+}
+
+#[actix_web::test]
+async fn a_sender_that_closes_its_side_still_gets_its_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    let mut stream = tokio::net::TcpStream::connect(app.http_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            format!("POST /{bin} HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nhalf").as_bytes(),
+        )
+        .await
+        .unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(app.all_requests(&bin).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn every_head_must_arrive_in_time_not_only_the_first() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = common::spawn_app_with(&["--header-timeout", "1s"]).await;
+    let bin = app.bin_id().await;
+    let mut stream = tokio::net::TcpStream::connect(app.http_addr())
+        .await
+        .unwrap();
+    // One request, then blank lines and the start of a second head that never ends.
+    stream
+        .write_all(
+            format!(
+                "GET /{bin}/first HTTP/1.1\r\nHost: h\r\n\r\n\r\nPOST /{bin}/slow HTTP/1.1\r\nHo"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("the connection is closed in time")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "{:?}",
+        started.elapsed()
+    );
+    let statuses: Vec<&str> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &answer[at + 9..at + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "408"], "{answer}");
+    assert!(answer.contains("did not arrive within 1 s"), "{answer}");
 }

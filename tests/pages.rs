@@ -494,6 +494,10 @@ async fn huge_bodies_make_bounded_pages_and_captures_go_on_meanwhile() {
     assert!(one.contains("Only the first 256 KiB of the body"));
     assert!(list.contains("Only the first 64 KiB of the body"));
     assert!(list.contains(&format!("/api/v1/bins/{bin}/requests/1/raw")));
+    // A page of many requests shows less of each: a page shows at most 4 MiB of bodies.
+    let (_, long) = page(&app, &format!("/inspect/{bin}?limit=500")).await;
+    assert!(long.contains("Only the first 8 KiB of the body"));
+    assert!(long.len() < list.len() / 4, "page of {} bytes", long.len());
 
     // Pages are rendered off the threads that answer captures.
     let pages: Vec<_> = (0..3)

@@ -73,8 +73,18 @@ pub async fn read(
         if seen > limits.max_bytes {
             return Ok(Body::TooLarge(seen));
         }
+        // A declared body was allocated whole; one of unknown length grows by doubling, and
+        // it is the growth that takes memory.
+        let taken = match declared {
+            Some(_) => chunk.len(),
+            None => {
+                let before = body.capacity();
+                body.reserve(chunk.len());
+                body.capacity() - before
+            }
+        };
         reservation
-            .grow(chunk.len(), limits.memory_wait)
+            .grow(taken, limits.memory_wait)
             .await
             .map_err(|err: BudgetError| AppError::MemoryBusy(err))?;
         body.extend_from_slice(&chunk);

@@ -71,9 +71,9 @@ pub async fn capture(
         .find(|(key, _)| key == "validationToken")
         .map(|(_, value)| value);
 
-    // An upgrade or CONNECT hands the connection over to another protocol, so what follows the
-    // head is not a body: capture the head alone, answer at once, and close.
-    let hand_over = req.method() == Method::CONNECT || req.headers().contains_key(header::UPGRADE);
+    // A WebSocket upgrade or a CONNECT hands the connection over to another protocol, so what
+    // follows the head is not a body: capture the head alone, answer at once, and close.
+    let hand_over = hands_over(&req);
     let config = &state.config;
     // Held until the capture is acknowledged, so bodies waiting for the writer count too.
     let mut reservation = state
@@ -151,6 +151,22 @@ pub async fn capture(
             bin_id,
         }),
     })
+}
+
+/// Whether actix-http reads what follows the head as the connection's remainder instead of a
+/// body (its rule: not chunked, and a WebSocket upgrade or a CONNECT without a length).
+fn hands_over(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return false;
+    }
+    let websocket = headers.get(header::UPGRADE).is_some_and(|value| {
+        value
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"websocket")
+    });
+    websocket || (req.method() == Method::CONNECT && declared_length(req).unwrap_or(0) == 0)
 }
 
 fn declared_length(req: &HttpRequest) -> Option<u64> {

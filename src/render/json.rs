@@ -5,19 +5,90 @@ use std::fmt;
 
 use super::clip;
 
+/// Pretty-printed JSON as one string, and the class of each piece of it. A piece costs a
+/// few bytes however small it is: a megabyte of numbers is hundreds of thousands of pieces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tokens {
+    text: String,
+    /// Where each piece ends in `text`, and its class; a piece starts where the last ended.
+    marks: Vec<(u32, Class)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Key,
+    String,
+    Number,
+    Bool,
+    Null,
+    Punct,
+    Space,
+}
+
+impl Class {
+    fn name(self) -> &'static str {
+        match self {
+            Class::Key => "key",
+            Class::String => "string",
+            Class::Number => "number",
+            Class::Bool => "bool",
+            Class::Null => "null",
+            Class::Punct => "punct",
+            Class::Space => "space",
+        }
+    }
+}
+
 /// One piece of pretty-printed JSON: the template maps `class` to a style and escapes `text`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
     /// One of "key", "string", "number", "bool", "null", "punct", "space".
     pub class: &'static str,
     /// Source text of the piece, unescaped by us (a string keeps its quotes and JSON escapes).
-    pub text: String,
+    pub text: &'a str,
+}
+
+impl Token<'_> {
+    /// Punctuation and whitespace, which pages write without a style of their own.
+    pub fn bare(&self) -> bool {
+        matches!(self.class, "punct" | "space")
+    }
+}
+
+impl Tokens {
+    /// The whole pretty-printed text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The pieces in order.
+    pub fn iter(&self) -> impl Iterator<Item = Token<'_>> {
+        let mut start = 0;
+        self.marks.iter().map(move |&(end, class)| {
+            let end = end as usize;
+            let text = self.text.get(start..end).unwrap_or_default();
+            start = end;
+            Token {
+                class: class.name(),
+                text,
+            }
+        })
+    }
+
+    fn push(&mut self, class: Class, piece: &str) {
+        self.text.push_str(piece);
+        let end = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        match self.marks.last_mut() {
+            Some((last, previous)) if *previous == class => *last = end,
+            _ => self.marks.push((end, class)),
+        }
+    }
 }
 
 /// Tokens of a valid document, and whether the output cap cut them short.
 #[derive(Debug)]
 pub(super) struct Pretty {
-    pub tokens: Vec<Token>,
+    pub tokens: Tokens,
     pub truncated: bool,
 }
 
@@ -107,24 +178,21 @@ impl<'de> Visitor<'de> for SkipVisitor {
 
 /// Collects tokens until the byte budget runs out.
 struct Emitter {
-    tokens: Vec<Token>,
+    tokens: Tokens,
     room: usize,
     truncated: bool,
 }
 
 impl Emitter {
     /// Returns false once the budget is spent, so the walk can stop early on huge documents.
-    fn push(&mut self, class: &'static str, text: &str) -> bool {
+    fn push(&mut self, class: Class, text: &str) -> bool {
         if self.truncated {
             return false;
         }
         let piece = clip(text, self.room);
         if !piece.is_empty() {
             self.room -= piece.len();
-            self.tokens.push(Token {
-                class,
-                text: piece.to_string(),
-            });
+            self.tokens.push(class, piece);
         }
         self.truncated = piece.len() < text.len();
         !self.truncated
@@ -179,7 +247,7 @@ fn scalar_end(bytes: &[u8], start: usize) -> usize {
 fn tokenize(text: &str, max: usize) -> Pretty {
     let bytes = text.as_bytes();
     let mut out = Emitter {
-        tokens: Vec::new(),
+        tokens: Tokens::default(),
         room: max,
         truncated: false,
     };
@@ -198,12 +266,12 @@ fn tokenize(text: &str, max: usize) -> Pretty {
                 let next = skip_ws(bytes, i + 1);
                 if bytes.get(next) == Some(&close) {
                     i = next + 1;
-                    out.push("punct", empty)
+                    out.push(Class::Punct, empty)
                 } else {
                     i += 1;
                     stack.push(b == b'{');
                     expect_key = b == b'{';
-                    out.push("punct", open) && out.push("space", &indent(stack.len()))
+                    out.push(Class::Punct, open) && out.push(Class::Space, &indent(stack.len()))
                 }
             }
             b'}' | b']' => {
@@ -211,21 +279,25 @@ fn tokenize(text: &str, max: usize) -> Pretty {
                 stack.pop();
                 expect_key = false;
                 let close = if b == b'}' { "}" } else { "]" };
-                out.push("space", &indent(stack.len())) && out.push("punct", close)
+                out.push(Class::Space, &indent(stack.len())) && out.push(Class::Punct, close)
             }
             b',' => {
                 i += 1;
                 expect_key = stack.last() == Some(&true);
-                out.push("punct", ",") && out.push("space", &indent(stack.len()))
+                out.push(Class::Punct, ",") && out.push(Class::Space, &indent(stack.len()))
             }
             b':' => {
                 i += 1;
                 expect_key = false;
-                out.push("punct", ":") && out.push("space", " ")
+                out.push(Class::Punct, ":") && out.push(Class::Space, " ")
             }
             b'"' => {
                 let end = string_end(bytes, i);
-                let class = if expect_key { "key" } else { "string" };
+                let class = if expect_key {
+                    Class::Key
+                } else {
+                    Class::String
+                };
                 let piece = text.get(i..end).unwrap_or_default();
                 i = end;
                 out.push(class, piece)
@@ -237,9 +309,9 @@ fn tokenize(text: &str, max: usize) -> Pretty {
             _ => {
                 let end = scalar_end(bytes, i);
                 let class = match b {
-                    b't' | b'f' => "bool",
-                    b'n' => "null",
-                    _ => "number",
+                    b't' | b'f' => Class::Bool,
+                    b'n' => Class::Null,
+                    _ => Class::Number,
                 };
                 let piece = text.get(i..end).unwrap_or_default();
                 i = end;
@@ -262,21 +334,21 @@ mod tests {
 
     const CAP: usize = 256 * 1024;
 
-    fn tokens(src: &str) -> Vec<Token> {
+    fn tokens(src: &str) -> Tokens {
         let pretty = render(src, false, CAP).unwrap();
         assert!(!pretty.truncated);
         pretty.tokens
     }
 
-    fn concat(tokens: &[Token]) -> String {
-        tokens.iter().map(|t| t.text.as_str()).collect()
+    fn concat(tokens: &Tokens) -> String {
+        tokens.iter().map(|t| t.text).collect()
     }
 
-    fn texts_of(tokens: &[Token], class: &str) -> Vec<String> {
+    fn texts_of(tokens: &Tokens, class: &str) -> Vec<String> {
         tokens
             .iter()
             .filter(|t| t.class == class)
-            .map(|t| t.text.clone())
+            .map(|t| t.text.to_owned())
             .collect()
     }
 
@@ -296,6 +368,7 @@ mod tests {
             .iter()
             .filter(|t| t.class == "space")
             .all(|t| t.text.trim().is_empty()));
+        assert_eq!(concat(&t), t.text());
     }
 
     #[test]
@@ -377,6 +450,8 @@ mod tests {
         assert!(pretty.truncated);
         let shown = concat(&pretty.tokens);
         assert_eq!(shown.len(), CAP);
+        // A piece costs a mark, not an allocation.
+        assert!(pretty.tokens.marks.len() * 8 < 3 * CAP);
         let value: serde_json::Value = serde_json::from_str(&doc).unwrap();
         assert!(serde_json::to_string_pretty(&value)
             .unwrap()

@@ -10,7 +10,7 @@ mod multipart;
 
 pub use self::form::Field;
 pub use self::hex::HexRow;
-pub use self::json::Token;
+pub use self::json::{Token, Tokens};
 pub use self::multipart::Part;
 
 /// Most bytes of text shown for text, JSON and invalid-JSON bodies.
@@ -24,7 +24,7 @@ pub enum BodyView {
     /// Valid JSON, pretty-printed as classed tokens in source order.
     Json {
         /// Tokens whose texts concatenate to the pretty-printed document.
-        tokens: Vec<Token>,
+        tokens: Tokens,
         /// True when output stopped at [`MAX_TEXT`] bytes.
         truncated: bool,
     },
@@ -212,8 +212,8 @@ fn clip(s: &str, max: usize) -> &str {
 mod tests {
     use super::*;
 
-    fn text_of(tokens: &[Token]) -> String {
-        tokens.iter().map(|t| t.text.as_str()).collect()
+    fn text_of(tokens: &Tokens) -> String {
+        tokens.iter().map(|t| t.text).collect()
     }
 
     #[test]
@@ -392,7 +392,7 @@ mod tests {
             panic!("a cut JSON body is still JSON");
         };
         assert!(truncated);
-        assert!(text_of(tokens.as_slice()).starts_with("{\n  \"a\": [\n    1,"));
+        assert!(text_of(&tokens).starts_with("{\n  \"a\": [\n    1,"));
         // A syntax error before the cut is still an error.
         assert_eq!(
             view_within(Some("application/json"), b"{\"a\": ]  ", true, MAX_TEXT).kind(),

@@ -78,7 +78,6 @@ pub fn build(settings: Settings, state: web::Data<AppState>) -> io::Result<Serve
             conn,
             state_https.clone(),
             dir_https.clone(),
-            header_timeout,
             shutdown_https.clone(),
         );
         fn_service(|io: TcpStream| async move {
@@ -86,9 +85,9 @@ pub fn build(settings: Settings, state: web::Data<AppState>) -> io::Result<Serve
             Ok::<_, ()>(io)
         })
         .and_then(acceptor.map_init_err(|_| ()).map_err(|_| ()))
-        .and_then(fn_service(|io: TlsStream<TcpStream>| async move {
+        .and_then(fn_service(move |io: TlsStream<TcpStream>| async move {
             let peer = io.get_ref().0.peer_addr().ok();
-            Ok::<_, ()>((Tap::new(io), Protocol::Http1, peer))
+            Ok::<_, ()>((Tap::new(io, header_timeout), Protocol::Http1, peer))
         }))
         .and_then(http.map_err(|_| ()))
     })?;
@@ -104,13 +103,12 @@ pub fn build(settings: Settings, state: web::Data<AppState>) -> io::Result<Serve
                 conn,
                 state.clone(),
                 static_dir.clone(),
-                header_timeout,
                 shutdown.clone(),
             );
-            fn_service(|io: TcpStream| async move {
+            fn_service(move |io: TcpStream| async move {
                 tune(&io);
                 let peer = io.peer_addr().ok();
-                Ok::<_, ()>((Tap::new(io), Protocol::Http1, peer))
+                Ok::<_, ()>((Tap::new(io, header_timeout), Protocol::Http1, peer))
             })
             .and_then(http.map_err(|_| ()))
         })?;
@@ -134,7 +132,6 @@ fn http_service<IO>(
     conn: Conn,
     state: web::Data<AppState>,
     static_dir: Arc<PathBuf>,
-    header_timeout: Duration,
     shutdown: actix_server::GracefulShutdownSignal,
 ) -> impl ServiceFactory<
     (Tap<IO>, Protocol, Option<SocketAddr>),
@@ -158,11 +155,10 @@ where
     });
     let mut builder = HttpService::build()
         .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
-        .client_request_timeout(header_timeout)
+        // The tap times every head itself (actix-http only times a connection's first), and
+        // answers a late one with a message.
+        .client_request_timeout(Duration::ZERO)
         .client_disconnect_timeout(Duration::from_secs(1))
-        // A client that closes its side is gone: end its request (and its live stream) now
-        // rather than when a later write fails.
-        .h1_allow_half_closed(false)
         .local_addr(conn.local_addr)
         .graceful_shutdown_signal(move || {
             let signal = shutdown.clone();

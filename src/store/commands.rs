@@ -97,8 +97,9 @@ pub(super) async fn run(
             0
         }
         Command::Probe { at } => sqlx::query(
-            "INSERT INTO write_probe (id, written_at) VALUES (1, ?) \
-             ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+            "INSERT INTO write_probe (id, written_at, payload) VALUES (1, ?, zeroblob(65536)) \
+             ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at, \
+             payload = excluded.payload",
         )
         .bind(at)
         .execute(&mut *conn)

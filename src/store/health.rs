@@ -20,11 +20,17 @@ const PROBE_EVERY_MS: i64 = 1_000;
 /// How long a health check waits for its write.
 const PROBE_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a write failure is reported before a probe that lands may clear it (a capture
+/// that lands clears it at once): long enough for any monitor to see it, since the probe's
+/// one write landing does not prove that captures will.
+const FAILURE_HELD_MS: i64 = 30_000;
+
 /// The database file's identity, and how the last write went.
 pub struct Health {
     file: Option<(PathBuf, FileId)>,
     failing: AtomicBool,
-    failure: Mutex<String>,
+    /// Why, and when (Unix milliseconds), the last write failed.
+    failure: Mutex<(String, i64)>,
     probed_at: AtomicI64,
 }
 
@@ -61,7 +67,7 @@ impl Health {
         Health {
             file: path.zip(id),
             failing: AtomicBool::new(false),
-            failure: Mutex::new(String::new()),
+            failure: Mutex::new((String::new(), 0)),
             probed_at: AtomicI64::new(0),
         }
     }
@@ -83,7 +89,8 @@ impl Health {
 
     /// Records that a write failed, and why.
     pub(super) fn write_failed(&self, reason: String) {
-        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = reason;
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) =
+            (reason, clock::now_millis());
         self.failing.store(true, Ordering::Release);
     }
 
@@ -94,12 +101,22 @@ impl Health {
         }
     }
 
+    /// Records that the health probe's write landed: it clears a failure reported for a while,
+    /// so an idle server recovers once the disk has room again.
+    pub(super) fn probe_landed(&self) {
+        let failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if clock::now_millis() - failure.1 >= FAILURE_HELD_MS {
+            self.failing.store(false, Ordering::Release);
+        }
+    }
+
     /// Why the last write failed, if it did.
     fn last_failure(&self) -> Option<String> {
         self.failing.load(Ordering::Acquire).then(|| {
             self.failure
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
+                .0
                 .clone()
         })
     }
@@ -124,8 +141,8 @@ impl Store {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            // A failed probe is recorded by the writer (and is then the last failure); only a
-            // probe that never ran is told here.
+            // The writer records the probe's outcome (a failure, or a landing that clears an
+            // old failure); only a probe that never ran is told here.
             let probe = self.writer().run(Command::Probe { at: now });
             match tokio::time::timeout(PROBE_WAIT, probe).await {
                 Err(_) => return Err("the database writer did not answer within 5 s".to_owned()),

@@ -31,7 +31,8 @@ const COLUMNS: &str = "id, bin_key, seq, received_at, outcome, method, path, que
     trailers, content_type, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
     kz_object_id, body_head, body_rest";
 const COLUMN_COUNT: usize = 19;
-/// Bins whose key and newest request number the writer remembers; beyond this it starts over.
+/// Bins whose key and newest request number the writer remembers; beyond this it starts over
+/// (between batches).
 const BINS_REMEMBERED: usize = 10_000;
 
 /// Why a write was not done.
@@ -307,6 +308,11 @@ impl Writer {
     /// Gives each capture its id and its number within its bin. Captures of bins that no
     /// longer exist are answered here and left out.
     async fn place(&mut self, captures: Vec<(Box<NewRequest>, CaptureAck)>) -> Vec<Placed> {
+        // Forgetting happens only here, before the batch: a bin placed earlier in the batch
+        // and read again from the table would get numbers the batch has already handed out.
+        if self.bins.len() >= BINS_REMEMBERED {
+            self.bins.clear();
+        }
         let mut placed = Vec::with_capacity(captures.len());
         for (request, ack) in captures {
             let bin = match self.bin(&request.bin_id).await {
@@ -347,9 +353,6 @@ impl Writer {
             let Some((key, last_seq)) = row else {
                 return Ok(None);
             };
-            if self.bins.len() >= BINS_REMEMBERED {
-                self.bins.clear();
-            }
             self.bins.insert(id.to_owned(), BinSeq { key, last_seq });
         }
         Ok(self.bins.get_mut(id))
@@ -442,7 +445,12 @@ impl Writer {
             self.bins.remove(id);
         }
         match commands::run(&mut self.conn, command).await {
-            Ok(Some(rows)) => self.landed().map(|()| rows),
+            Ok(Some(rows)) => self.landed().map(|()| {
+                if let Command::Probe { .. } = command {
+                    self.health.probe_landed();
+                }
+                rows
+            }),
             Ok(None) => Err(match command {
                 Command::DeleteRequest { .. } => WriterError::RequestNotFound,
                 _ => WriterError::BinNotFound,

@@ -90,12 +90,12 @@ pub(super) async fn whole_request(
     let mut reservation = state
         .read_budget
         .reservation(req.peer_addr().map(|addr| addr.ip()));
-    reservation
-        .grow(
-            usize::try_from(size).unwrap_or(usize::MAX),
-            state.config.queue_timeout,
-        )
-        .await?;
+    // A body stored under a larger --max-body-bytes than today's may exceed a client's share;
+    // it still gets (at most) the share rather than a refusal every time.
+    let size = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .min(state.config.body_share());
+    reservation.grow(size, state.config.queue_timeout).await?;
     let request = state
         .store
         .request(bin, id)

@@ -1,7 +1,7 @@
 //! The middleware around every answer: errors become pages for browsers and JSON for everyone
 //! else (including actix's own empty errors), captured data is never cached, HSTS goes with a
-//! trusted certificate, every page is locked down, and each request gets its head as the tap
-//! read it.
+//! trusted certificate, every answer is locked down, and each request gets its head as the
+//! tap read it.
 
 use std::sync::Arc;
 
@@ -10,46 +10,53 @@ use actix_web::{
     dev::{ServiceRequest, ServiceResponse},
     http::header::{self, HeaderValue},
     middleware::Next,
-    web, HttpMessage, HttpResponse,
+    HttpMessage, HttpResponse,
 };
 use askama::Template;
 
 use super::{origin, pages::ErrorPage};
 use crate::{
     error::{AppError, ErrorBody},
-    server::tap::{Seen, TapShared},
-    state::AppState,
+    server::tap::TapShared,
 };
 
 /// HSTS for a year, sent over HTTPS with a certificate the user gave.
 const HSTS: &str = "max-age=31536000";
 
-/// Middleware: gives each request what the tap saw of its head, and answers a head the tap
-/// refused (over the documented limits) without going further.
+/// Middleware: gives each request what the tap saw of its head, answers the tap's synthetic
+/// request for a head it refused, and closes a connection the tap lost track of once its
+/// request is answered.
 pub async fn raw_heads(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let seen = req.conn_data::<Arc<TapShared>>().cloned();
-    if let Some(tap) = seen {
+    let tap = req.conn_data::<Arc<TapShared>>().cloned();
+    if let Some(tap) = &tap {
+        if let Some(refusal) = tap.refusal_for(req.path()) {
+            tracing::info!(status = refusal.status, reason = %refusal.message, "request head refused");
+            let error = AppError::HeadRefused {
+                status: refusal.status,
+                message: refusal.message.clone(),
+            };
+            return Ok(req.error_response(error));
+        }
         match tap.next() {
-            Some(Seen::Refused(refusal)) => {
-                tracing::info!(status = refusal.status, reason = %refusal.message, "request head refused");
-                let error = AppError::HeadTooLarge {
-                    status: refusal.status,
-                    message: refusal.message,
-                };
-                return Ok(req.error_response(error));
-            }
-            Some(Seen::Head(head)) if head.is_for(req.method().as_str(), req.uri()) => {
+            Some(head) if head.is_for(req.method().as_str(), req.uri()) => {
                 req.extensions_mut().insert(head);
             }
-            // The tap lost track of this connection: its requests use the header map.
-            Some(Seen::Head(_)) => tap.forget(),
+            Some(_) => tap.lose_track(),
             None => {}
         }
     }
-    Ok(next.call(req).await?.map_into_boxed_body())
+    let mut response = next.call(req).await?;
+    if tap.is_some_and(|tap| tap.lost()) {
+        // Its later heads would pass unchecked: the client gets a fresh connection instead.
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    Ok(response.map_into_boxed_body())
 }
 
 /// Middleware: swaps error responses for the HTML error page when the client accepts HTML, and
@@ -120,25 +127,17 @@ pub async fn html_errors(
     Ok(ServiceResponse::new(req, page))
 }
 
-/// Middleware: `Cache-Control: no-store` on every answer that did not choose its own (pages,
-/// the API and captures all carry captured data), and HSTS over HTTPS with a trusted
-/// certificate (never with the generated self-signed one, which browsers would then refuse
-/// to let anyone click through).
-pub async fn transport_headers(
+/// Middleware (with a trusted certificate only): HSTS on answers over HTTPS. Never with the
+/// generated self-signed certificate, which browsers would then refuse to let anyone click
+/// through.
+pub async fn hsts(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let hsts = origin::is_https(req.request())
-        && req
-            .app_data::<web::Data<AppState>>()
-            .is_some_and(|state| state.trusted_certificate);
+    let https = origin::is_https(req.request());
     let mut response = next.call(req).await?;
-    let headers = response.headers_mut();
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    if hsts {
-        headers.insert(
+    if https {
+        response.headers_mut().insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
         );
@@ -146,10 +145,12 @@ pub async fn transport_headers(
     Ok(response.map_into_boxed_body())
 }
 
-/// The headers every response carries: a strict CSP (no inline script or style, `'self'`
-/// only), no sniffing, no referrer, no framing.
+/// The headers every response carries unless it chose its own: a strict CSP (no inline script
+/// or style, `'self'` only), no sniffing, no referrer, no framing, and no caching (pages, the
+/// API and captures all carry captured data; static files say otherwise).
 pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
     actix_web::middleware::DefaultHeaders::new()
+        .add((header::CACHE_CONTROL, "no-store"))
         .add((
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \

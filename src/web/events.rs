@@ -3,10 +3,12 @@
 //!
 //! Streams are capped (in all and per client address, `503` beyond) so idle ones can never
 //! take the connections captures need, each wakes only for its own bin's arrivals, and a
-//! client that goes away frees its slot at once (the server ends a connection whose client
-//! closed its side).
+//! client that goes away frees its slot at once: the tap in front of the connection says when
+//! the client closed its side, so the stream does not wait for a write to fail.
 
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -14,7 +16,10 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use super::extract::Bin;
-use crate::{error::AppError, state::AppState, store::LiveArrivals, streams::StreamSlot};
+use crate::{
+    error::AppError, server::tap::TapShared, state::AppState, store::LiveArrivals,
+    streams::StreamSlot,
+};
 
 /// A comment line this often keeps proxies from closing an idle stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -29,6 +34,8 @@ struct Subscription {
     arrivals: LiveArrivals,
     shutdown: watch::Receiver<bool>,
     heartbeat: tokio::time::Interval,
+    /// The connection's tap, which says when the client has gone.
+    tap: Option<Arc<TapShared>>,
     /// Given back when the stream ends, whichever way.
     _slot: StreamSlot,
 }
@@ -46,6 +53,7 @@ pub(super) async fn events(
         arrivals: state.store.subscribe(&bin.id),
         shutdown: state.shutdown.clone(),
         heartbeat,
+        tap: req.conn_data::<Arc<TapShared>>().cloned(),
         _slot: slot,
     };
     let opening = futures_util::stream::once(async {
@@ -85,5 +93,14 @@ async fn next_chunk(sub: &mut Subscription) -> Option<Bytes> {
         },
         _ = sub.heartbeat.tick() => Some(Bytes::from_static(b": keep-alive\n\n")),
         _ = sub.shutdown.changed() => None,
+        _ = client_gone(sub.tap.as_deref()) => None,
+    }
+}
+
+/// Resolves when the client closed its side of the connection (never, untapped).
+async fn client_gone(tap: Option<&TapShared>) {
+    match tap {
+        Some(tap) => tap.closed().await,
+        None => std::future::pending().await,
     }
 }

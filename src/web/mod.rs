@@ -51,7 +51,10 @@ pub fn app(
         }))
         .wrap(middleware::from_fn(errors::raw_heads))
         .wrap(middleware::from_fn(html_errors))
-        .wrap(middleware::from_fn(errors::transport_headers))
+        .wrap(middleware::Condition::new(
+            state.trusted_certificate,
+            middleware::from_fn(errors::hsts),
+        ))
         .wrap(security_headers())
         .configure(|cfg| routes(cfg, &static_dir))
 }
@@ -83,7 +86,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
         .service(
             web::scope("/inspect")
                 .service(resource("/{bin}", "GET, HEAD").route(read().to(pages::inspect)))
-                .service(resource("/{bin}/events", "GET, HEAD").route(read().to(events::events)))
+                // GET only: a HEAD would hold a stream's slot while sending nothing.
+                .service(resource("/{bin}/events", "GET").route(web::get().to(events::events)))
                 .service(resource("/{bin}/clear", "POST").route(web::post().to(pages::clear_form)))
                 .service(
                     resource("/{bin}/delete", "POST").route(web::post().to(pages::delete_form)),

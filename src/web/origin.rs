@@ -13,11 +13,17 @@ pub fn is_https(req: &HttpRequest) -> bool {
     req.conn_data::<Conn>().is_none_or(|conn| conn.secure)
 }
 
-/// The base of capture URLs: `--public-url`, else the listener's scheme and the request's host.
+/// The base of capture URLs: `--public-url`, else [`request_origin`].
 pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
-    if let Some(url) = &state.config.public_url {
-        return url.clone();
+    match &state.config.public_url {
+        Some(url) => url.clone(),
+        None => request_origin(req),
     }
+}
+
+/// `scheme://host[:port]` as this request reached the server: the listener's scheme and the
+/// request's host.
+pub fn request_origin(req: &HttpRequest) -> String {
     let scheme = if is_https(req) { "https" } else { "http" };
     format!("{scheme}://{}", host(req))
 }

@@ -9,7 +9,7 @@ use actix_web::{
 use askama::Template;
 
 use super::{
-    api::{create, whole_request},
+    api::{create, listing_prefix, whole_request},
     extract::{Bin, ListParams, RequestId},
     origin,
     view::RequestCard,
@@ -18,14 +18,17 @@ use crate::{
     clock,
     error::AppError,
     kaizala::{summary::Details, Family},
-    render::{self, BodyView, Token},
+    render::{self, BodyView, Tokens},
     state::AppState,
     store::{valid_bin_id, BinRecord, Command, Listing},
 };
 
-/// Bytes of each body an inspect page (and a live card) reads and highlights; the request's
-/// own page reads it whole and highlights up to [`render::MAX_TEXT`].
+/// Bytes of a body a live card reads and highlights; the inspect page reads as much of each
+/// (less on pages of more than 64 requests), and a request's own page reads it whole and
+/// highlights up to [`render::MAX_TEXT`].
 const CARD_BODY: usize = 64 * 1024;
+/// Memory a page takes to render, per byte of body it shows (tokens, then HTML).
+const RENDER_COST: usize = 8;
 /// The cookie listing the bins this browser created, newest first.
 const BINS_COOKIE: &str = "binspector_bins";
 /// Bins remembered in the cookie.
@@ -60,7 +63,7 @@ struct InspectPage {
     total: i64,
     capture_url: String,
     curl_line: String,
-    registration: Vec<Token>,
+    registration: Tokens,
     chips: Vec<Chip>,
     filter: Option<String>,
     cards: Vec<RequestCard>,
@@ -141,7 +144,11 @@ fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         // No Origin and no Sec-Fetch-Site: not a browser form, so not a forged one.
         None => Ok(()),
-        Some(sent) if sent == origin::base_url(req, state) => Ok(()),
+        Some(sent)
+            if sent == origin::base_url(req, state) || sent == origin::request_origin(req) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(AppError::CrossSite),
     }
 }
@@ -188,13 +195,27 @@ pub(super) async fn inspect(
     params: ListParams,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
+    // Up to 64 KiB of each body, and 4 MiB in all for pages of many requests.
+    let prefix = listing_prefix(params.limit);
     let listing = Listing {
         before: params.before,
         event_type: params.event.as_deref(),
         limit: params.limit,
-        body_prefix: CARD_BODY,
+        body_prefix: prefix,
     };
     let page = state.store.requests(&bin, &listing).await?;
+    // Highlighting and the page cost several times the bodies they show: parallel pages of a
+    // bin of large bodies wait for memory instead of taking it all.
+    let shown: usize = page.requests.iter().map(|request| request.body.len()).sum();
+    let mut reservation = state
+        .read_budget
+        .reservation(req.peer_addr().map(|addr| addr.ip()));
+    reservation
+        .grow(
+            shown.saturating_mul(RENDER_COST),
+            state.config.queue_timeout,
+        )
+        .await?;
     let counts = state.store.event_counts(&bin).await?;
     let capture_url = format!("{}/{}", origin::base_url(&req, &state), bin.id);
     let self_signed = !state.trusted_certificate;
@@ -224,7 +245,7 @@ pub(super) async fn inspect(
             cards: page
                 .requests
                 .into_iter()
-                .map(|request| RequestCard::new(request, now, CARD_BODY))
+                .map(|request| RequestCard::new(request, now, prefix))
                 .collect(),
             paged: params.before.is_some(),
             live: params.before.is_none(),
@@ -235,6 +256,7 @@ pub(super) async fn inspect(
         .render()
     })
     .await??;
+    drop(reservation);
     Ok(html(body))
 }
 
@@ -268,7 +290,7 @@ fn curl_line(capture_url: &str, self_signed: bool) -> String {
 }
 
 /// The body of a Kaizala webhook registration pointing at this bin, as highlighted JSON.
-fn registration_tokens(capture_url: &str) -> Vec<Token> {
+fn registration_tokens(capture_url: &str) -> Tokens {
     let registration = serde_json::json!({
         "objectId": "<your group id>",
         "objectType": "Group",
@@ -284,7 +306,7 @@ fn registration_tokens(capture_url: &str) -> Vec<Token> {
     let text = serde_json::to_vec(&registration).unwrap_or_default();
     match render::view(Some("application/json"), &text) {
         BodyView::Json { tokens, .. } => tokens,
-        _ => Vec::new(),
+        _ => Tokens::default(),
     }
 }
 
