@@ -68,7 +68,10 @@ pub fn new_request(
 /// actix's header map, whose order across names is lost, so sorted by name (repeats in order).
 fn header_refs<'a>(head: &'a RequestHead, raw: Option<&'a RawHead>) -> Vec<HeaderRef<'a>> {
     if let Some(raw) = raw {
-        return field_refs(raw.fields());
+        return raw
+            .fields()
+            .map(|(name, value)| HeaderRef { name, value })
+            .collect();
     }
     let mut pairs: Vec<HeaderRef<'a>> = head
         .headers

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use actix_web::http;
 use bytes::Bytes;
 
-use super::{Field, RawHead, Refusal};
+use super::{Field, FieldAt, RawHead, Refusal};
 
 /// Longest request line (method, target, version).
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
@@ -88,10 +88,10 @@ fn invalid(reason: &str) -> Parsed {
 }
 
 /// Parses a complete head the way actix-http's decoder does.
-pub(super) fn parse(head: &Bytes) -> Parsed {
+pub(super) fn parse(bytes: Bytes) -> Parsed {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut slots);
-    match request.parse(head) {
+    match request.parse(&bytes) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return invalid("the head is incomplete"),
         Err(httparse::Error::TooManyHeaders) => {
@@ -113,14 +113,21 @@ pub(super) fn parse(head: &Bytes) -> Parsed {
     if http::Uri::try_from(target).is_err() {
         return invalid("the request target is not a URI");
     }
+    // Where a slice of `bytes` is in it.
+    let at = |piece: &[u8]| {
+        let start = piece.as_ptr() as usize - bytes.as_ptr() as usize;
+        (start, start + piece.len())
+    };
+    let mut names = String::with_capacity(request.headers.iter().map(|h| h.name.len()).sum());
     let mut fields = Vec::with_capacity(request.headers.len());
     let mut length = None;
     let mut transfer_encoding = None;
     let mut hosts = 0;
     let mut websocket = false;
     for header in request.headers.iter() {
-        let name = header.name.to_ascii_lowercase();
-        match name.as_str() {
+        let start = names.len();
+        names.extend(header.name.chars().map(|c| c.to_ascii_lowercase()));
+        match &names[start..] {
             "content-length" => {
                 let parsed = std::str::from_utf8(header.value)
                     .ok()
@@ -143,9 +150,9 @@ pub(super) fn parse(head: &Bytes) -> Parsed {
             "upgrade" => websocket |= header.value.trim_ascii().eq_ignore_ascii_case(b"websocket"),
             _ => {}
         }
-        fields.push(Field {
-            name,
-            value: head.slice_ref(header.value),
+        fields.push(FieldAt {
+            name: (start, names.len()),
+            value: at(header.value),
         });
     }
     if hosts > 1 {
@@ -174,8 +181,10 @@ pub(super) fn parse(head: &Bytes) -> Parsed {
         },
     };
     let raw = RawHead {
-        method: method.to_owned(),
-        target: target.to_owned(),
+        method: at(method.as_bytes()),
+        target: at(target.as_bytes()),
+        bytes,
+        names,
         fields,
         trailers: OnceLock::new(),
     };
@@ -211,7 +220,7 @@ mod tests {
     use super::*;
 
     fn parsed(head: &str) -> Parsed {
-        parse(&Bytes::copy_from_slice(head.as_bytes()))
+        parse(Bytes::copy_from_slice(head.as_bytes()))
     }
 
     fn refusal(head: &str) -> Refusal {

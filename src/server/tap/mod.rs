@@ -33,14 +33,14 @@ use std::{
 };
 
 use actix_web::http;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     sync::Notify,
     time::Sleep,
 };
 
-use self::scan::Scanner;
+use self::scan::{Scanner, Step};
 
 /// Bytes asked of the connection at a time.
 const READ_SIZE: usize = 16 * 1024;
@@ -52,19 +52,44 @@ pub struct Field {
     pub value: Bytes,
 }
 
-/// A request head as the tap read it.
+/// A request head as the tap read it: its bytes, and where each field is in them (a head
+/// costs a handful of allocations, whatever its number of fields).
 #[derive(Debug)]
 pub struct RawHead {
-    method: String,
-    target: String,
-    fields: Vec<Field>,
+    bytes: Bytes,
+    method: (usize, usize),
+    target: (usize, usize),
+    /// The field names, lowercased, one after the other.
+    names: String,
+    fields: Vec<FieldAt>,
     trailers: OnceLock<Vec<Field>>,
 }
 
+/// Where one field's name is in `names` and its value in `bytes`.
+#[derive(Debug)]
+struct FieldAt {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
 impl RawHead {
-    /// The header fields in the order they arrived.
-    pub fn fields(&self) -> &[Field] {
-        &self.fields
+    fn text(&self, (start, end): (usize, usize)) -> &str {
+        std::str::from_utf8(self.bytes.get(start..end).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// The header fields in the order they arrived: name (lowercased) and exact value.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.fields.iter().map(|field| {
+            let name = self
+                .names
+                .get(field.name.0..field.name.1)
+                .unwrap_or_default();
+            let value = self
+                .bytes
+                .get(field.value.0..field.value.1)
+                .unwrap_or_default();
+            (name, value)
+        })
     }
 
     /// The trailer section of a chunked body, once the body has been read; `None` before then
@@ -75,11 +100,12 @@ impl RawHead {
 
     /// Whether this head is the one actix-http parsed into a request with this method and URI.
     pub fn is_for(&self, method: &str, uri: &http::Uri) -> bool {
-        if self.method != method {
+        if self.text(self.method) != method {
             return false;
         }
         // actix-http's URI drops a fragment the target may carry.
-        let target = self.target.split('#').next().unwrap_or_default();
+        let target = self.text(self.target);
+        let target = target.split('#').next().unwrap_or_default();
         match uri.path_and_query() {
             Some(origin_form) if target.starts_with('/') => origin_form.as_str() == target,
             _ => *uri == target,
@@ -197,8 +223,13 @@ impl TapShared {
 /// A connection with the tap in front of it.
 pub struct Tap<IO> {
     io: IO,
-    input: BytesMut,
-    output: BytesMut,
+    /// What was read from the connection: `[start..ready]` may go to actix-http,
+    /// `[ready..]` is still being scanned (a head held back, say).
+    buffer: Vec<u8>,
+    start: usize,
+    ready: usize,
+    /// The synthetic head for a refusal, still to go to actix-http.
+    synthetic: Vec<u8>,
     scanner: Scanner,
     shared: Arc<TapShared>,
     /// The connection ended: no more reads from it.
@@ -217,8 +248,10 @@ impl<IO> Tap<IO> {
         let shared = Arc::new(TapShared::new());
         Tap {
             io,
-            input: BytesMut::new(),
-            output: BytesMut::new(),
+            buffer: Vec::new(),
+            start: 0,
+            ready: 0,
+            synthetic: Vec::new(),
             scanner: Scanner::new(shared.clone()),
             shared,
             ended: false,
@@ -238,14 +271,36 @@ impl<IO> Tap<IO> {
         &self.io
     }
 
-    /// Starts, keeps or ends the head deadline after the scanner moved.
-    fn track_deadline(&mut self) {
+    /// Decides about what was read, as far as the scanner can.
+    fn scan(&mut self) {
+        loop {
+            match self.scanner.step(&self.buffer[self.ready..]) {
+                Step::Pass(count) => self.ready += count,
+                Step::Skip(count) => {
+                    self.buffer.drain(self.ready..self.ready + count);
+                }
+                Step::NeedMore => break,
+                Step::Refuse(refusal) => {
+                    self.refuse(refusal);
+                    break;
+                }
+            }
+        }
+        // Start, keep or end the head deadline.
         if self.scanner.heads != self.heads || !self.scanner.in_head() {
             self.heads = self.scanner.heads;
             self.deadline = None;
         }
-        if self.scanner.in_head() && !self.input.is_empty() && self.deadline.is_none() {
+        if self.scanner.in_head() && self.buffer.len() > self.ready && self.deadline.is_none() {
             self.deadline = Some(Box::pin(tokio::time::sleep(self.head_timeout)));
+        }
+    }
+
+    /// Drops the head being read and hands actix-http the synthetic request instead.
+    fn refuse(&mut self, refusal: Refusal) {
+        if let Step::Refuse(refusal) = self.scanner.refuse(refusal) {
+            self.buffer.truncate(self.ready);
+            self.synthetic = self.shared.refused_head(refusal);
         }
     }
 
@@ -266,9 +321,20 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Tap<IO> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if !this.output.is_empty() {
-                let take = buf.remaining().min(this.output.len());
-                buf.put_slice(&this.output.split_to(take));
+            if this.start < this.ready {
+                let take = buf.remaining().min(this.ready - this.start);
+                buf.put_slice(&this.buffer[this.start..this.start + take]);
+                this.start += take;
+                if this.start == this.buffer.len() {
+                    this.buffer.clear();
+                    (this.start, this.ready) = (0, 0);
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if !this.synthetic.is_empty() {
+                let take = buf.remaining().min(this.synthetic.len());
+                buf.put_slice(&this.synthetic[..take]);
+                this.synthetic.drain(..take);
                 return Poll::Ready(Ok(()));
             }
             if this.scanner.refused() {
@@ -279,7 +345,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Tap<IO> {
             if this.ended {
                 return Poll::Ready(Ok(()));
             }
-            if this.scanner.opaque() && this.input.is_empty() {
+            if this.scanner.opaque() && this.buffer.is_empty() {
                 return match Pin::new(&mut this.io).poll_read(cx, buf) {
                     Poll::Ready(Ok(())) if buf.filled().is_empty() => {
                         this.shared.close();
@@ -289,33 +355,30 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Tap<IO> {
                 };
             }
             if this.head_late(cx) {
-                let refusal = Refusal::new(
+                this.refuse(Refusal::new(
                     408,
                     format!(
                         "the request head did not arrive within {} s; nothing was stored",
                         this.head_timeout.as_secs()
                     ),
-                );
-                this.scanner
-                    .refuse(&mut this.input, &mut this.output, refusal);
+                ));
                 continue;
             }
-            if !this.input.is_empty() && this.scanner.advance(&mut this.input, &mut this.output) {
-                this.track_deadline();
-                continue;
+            // Room to read into, reusing the buffer once what came before is handed on.
+            if this.start > 0 {
+                this.buffer.drain(..this.start);
+                this.ready -= this.start;
+                this.start = 0;
             }
-            this.input.reserve(READ_SIZE);
-            match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.input) {
+            this.buffer.reserve(READ_SIZE);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.buffer) {
                 Poll::Ready(Ok(0)) => {
                     // Whatever is held back (a partial head) goes on, then the end.
-                    this.output.extend_from_slice(&this.input.split());
+                    this.ready = this.buffer.len();
                     this.ended = true;
                     this.shared.close();
                 }
-                Poll::Ready(Ok(_)) => {
-                    this.scanner.advance(&mut this.input, &mut this.output);
-                    this.track_deadline();
-                }
+                Poll::Ready(Ok(_)) => this.scan(),
                 Poll::Ready(Err(err)) => {
                     this.shared.close();
                     return Poll::Ready(Err(err));
@@ -362,9 +425,155 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tap<IO> {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::Uri;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
+
+    /// Sends `wire` through a tap, `piece` bytes per read, and returns what actix-http would
+    /// read (until the end, or until the tap waits after a refusal) and the heads it saw.
+    async fn through(wire: &[u8], piece: usize) -> (Vec<u8>, Vec<Arc<RawHead>>, Arc<TapShared>) {
+        let (mut client, server) = tokio::io::duplex(piece);
+        let mut tap = Tap::new(server, Duration::from_secs(5));
+        let shared = tap.shared();
+        let wire = wire.to_vec();
+        let sender = tokio::spawn(async move {
+            let _ = client.write_all(&wire).await;
+            let _ = client.shutdown().await;
+        });
+        let mut seen = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_millis(200), tap.read_to_end(&mut seen)).await;
+        sender.abort();
+        let heads = std::iter::from_fn(|| shared.next()).collect();
+        (seen, heads, shared)
+    }
+
+    /// The refusal a connection ended with, found as the app finds it: by the synthetic
+    /// request's path.
+    fn refusal(seen: &[u8], shared: &TapShared) -> Refusal {
+        let text = String::from_utf8_lossy(seen);
+        let synthetic = text.rsplit("GET ").next().unwrap_or_default();
+        let path = synthetic.split(' ').next().unwrap_or_default();
+        shared.refusal_for(path).cloned().expect("a refusal")
+    }
+
+    fn names(head: &RawHead) -> Vec<&str> {
+        head.fields().map(|(name, _)| name).collect()
+    }
+
+    #[tokio::test]
+    async fn heads_keep_their_order_and_bytes_and_bodies_pass_untouched() {
+        let wire: &[u8] = b"POST /a?x=1 HTTP/1.1\r\nHost: h\r\nZ-Last: 1\r\nA-First: caf\xe9\r\n\
+            Content-Length: 5\r\n\r\nhelloGET /b#frag HTTP/1.1\r\nhost: h\r\n\r\n";
+        let (seen, heads, _) = through(wire, 4096).await;
+        assert_eq!(seen, wire);
+        assert_eq!(heads.len(), 2);
+        assert!(heads[0].is_for("POST", &Uri::from_static("/a?x=1")));
+        assert_eq!(
+            names(&heads[0]),
+            ["host", "z-last", "a-first", "content-length"]
+        );
+        assert_eq!(heads[0].fields().nth(2).unwrap().1, b"caf\xe9");
+        assert!(
+            heads[1].is_for("GET", &Uri::from_static("/b")),
+            "the fragment is not compared"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_head_is_held_back_until_it_is_complete_and_blank_lines_are_dropped() {
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut tap = Tap::new(server, Duration::from_secs(5));
+        let shared = tap.shared();
+        let mut seen = vec![0u8; 256];
+        for byte in b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r" {
+            client.write_all(&[*byte]).await.unwrap();
+            let read = tokio::time::timeout(Duration::from_millis(5), tap.read(&mut seen)).await;
+            assert!(read.is_err(), "nothing goes on before the head is complete");
+        }
+        client.write_all(b"\n").await.unwrap();
+        let read = tap.read(&mut seen).await.unwrap();
+        assert_eq!(&seen[..read], b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(shared.next().is_some());
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_are_followed_byte_by_byte_and_their_trailers_kept() {
+        let wire: &[u8] = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+            5;ext=1\r\nhello\r\n0000000000000000006 \t\r\n world\r\n0\r\nX-Checksum: abc \r\n\
+            X-Second:2\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+        for piece in [1, 7, 4096] {
+            let (seen, heads, shared) = through(wire, piece).await;
+            assert_eq!(seen, wire, "pieces of {piece}");
+            assert!(!shared.lost());
+            assert_eq!(heads.len(), 2, "pieces of {piece}");
+            let trailers = heads[0].trailers().expect("trailers were read");
+            let got: Vec<(&str, &[u8])> = trailers
+                .iter()
+                .map(|field| (field.name.as_str(), &field.value[..]))
+                .collect();
+            assert_eq!(got, [("x-checksum", &b"abc"[..]), ("x-second", &b"2"[..])]);
+            assert!(heads[1].is_for("GET", &Uri::from_static("/next")));
+        }
+    }
+
+    #[tokio::test]
+    async fn broken_chunk_framing_loses_track_and_says_so() {
+        let wire: &[u8] =
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET / HTTP/1.1\r\n";
+        let (seen, heads, shared) = through(wire, 4096).await;
+        assert_eq!(seen, wire, "everything passes on");
+        assert!(shared.lost());
+        assert!(heads.is_empty(), "no head is matched once track is lost");
+    }
+
+    #[tokio::test]
+    async fn heads_over_the_limits_or_invalid_are_replaced_by_a_refusal() {
+        let long_line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(MAX_REQUEST_LINE));
+        let big = format!(
+            "GET / HTTP/1.1\r\nx-big: {}\r\n",
+            "b".repeat(MAX_HEADER_BYTES)
+        );
+        let mut many = String::from("GET / HTTP/1.1\r\nHost: h\r\n");
+        for n in 0..MAX_HEADERS {
+            many.push_str(&format!("x-{n}: v\r\n"));
+        }
+        many.push_str("\r\n");
+        let no_host = "GET / HTTP/1.1\r\n\r\n".to_owned();
+        for (wire, status) in [(long_line, 414), (big, 431), (many, 431), (no_host, 400)] {
+            let (seen, heads, shared) = through(wire.as_bytes(), 4096).await;
+            assert!(heads.is_empty());
+            assert!(seen.starts_with(b"GET /.binspector-refused/"));
+            assert_eq!(refusal(&seen, &shared).status, status);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_request_still_goes_through_before_a_refused_second() {
+        let wire = format!(
+            "GET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /{} HTTP/1.1\r\n",
+            "a".repeat(MAX_REQUEST_LINE)
+        );
+        let (seen, heads, shared) = through(wire.as_bytes(), 4096).await;
+        assert!(seen.starts_with(b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /.binspector-refused/"));
+        assert_eq!(heads.len(), 1);
+        assert_eq!(refusal(&seen, &shared).status, 414);
+    }
+
+    #[tokio::test]
+    async fn upgrades_and_connect_make_the_tap_stand_aside() {
+        let upgrade: &[u8] = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\x81\x05hello";
+        let wire = [upgrade, b"GET / HTTP/1.1\r\n\r\n"].concat();
+        let (seen, heads, shared) = through(&wire, 4096).await;
+        assert_eq!(seen, wire);
+        assert_eq!(heads.len(), 1);
+        assert!(!shared.lost(), "standing aside is not losing track");
+
+        let connect: &[u8] = b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\nanything";
+        let (seen, heads, _) = through(connect, 4096).await;
+        assert_eq!(seen, connect);
+        assert_eq!(heads.len(), 1);
+    }
 
     #[tokio::test]
     async fn a_head_that_stalls_is_answered_408_through_the_app() {
