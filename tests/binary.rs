@@ -298,10 +298,7 @@ async fn a_second_binspector_on_the_same_data_dir_refuses_to_start() {
     );
     // The first goes on serving, and captures are stored.
     let client = client();
-    let bin = create_bin(&client, &first.base).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bin = first.bin_id(&client).await;
     let stored = client
         .post(format!("{}/{bin}", first.base))
         .body("still mine")

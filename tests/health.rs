@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, create_bin, RunningBinary};
+use common::{client, RunningBinary};
 
 async fn status_and_text(client: &reqwest::Client, url: String) -> (u16, String) {
     let response = client.get(url).send().await.unwrap();
@@ -20,10 +20,7 @@ async fn once_the_data_dir_is_removed_health_fails_and_captures_are_refused() {
     let data = dir.path().join("data");
     let server = RunningBinary::start(&data, &[]);
     let client = client();
-    let bin = create_bin(&client, &server.base).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bin = server.bin_id(&client).await;
     let before = client
         .post(format!("{}/{bin}", server.base))
         .body("kept")
@@ -60,10 +57,7 @@ async fn on_a_full_disk_health_fails_and_no_failed_capture_is_answered_2xx() {
     // Files may not grow past 2 MiB: the database soon cannot take more.
     let server = RunningBinary::start_with_file_limit(&data, 2_048, &[]);
     let client = client();
-    let bin = create_bin(&client, &server.base).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bin = server.bin_id(&client).await;
     let body = vec![b'z'; 256 * 1024];
     let mut acknowledged = 0;
     let mut refused = None;

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{client, client_from, create_bin, free_port, spawn_app_with, RunningBinary};
+use common::{client, client_from, free_port, spawn_app_with, RunningBinary};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -39,10 +39,7 @@ async fn listing_a_bin_of_large_bodies_reads_only_their_start() {
     let flags = ["--http-listen", http.as_str()];
     let mut server = RunningBinary::start(&data, &flags);
     let client = client();
-    let bin = create_bin(&client, &server.base).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bin = server.bin_id(&client).await;
     // Control bytes: the worst case for JSON, six bytes each as \u0001.
     let body = bytes::Bytes::from(vec![1u8; BODY]);
     let uploads = futures_util::stream::iter(0..BODIES).map(|_| {
@@ -89,9 +86,8 @@ async fn listing_a_bin_of_large_bodies_reads_only_their_start() {
     assert!(peak < 60 * 1024, "peak RSS {peak} KiB while listing");
 
     // The inspect page reads the same prefixes.
-    let page = client
-        .get(format!("{}/inspect/{bin}", server.base))
-        .send()
+    let get = |path: String| client.get(format!("{}{path}", server.base)).send();
+    let page = get(format!("/inspect/{bin}"))
         .await
         .unwrap()
         .text()
@@ -103,23 +99,15 @@ async fn listing_a_bin_of_large_bodies_reads_only_their_start() {
     assert!(peak < 60 * 1024, "peak RSS {peak} KiB after the page");
 
     // One request still comes whole, byte for byte.
-    let raw = client
-        .get(format!("{}/api/v1/bins/{bin}/requests/7/raw", server.base))
-        .send()
+    let one = format!("/api/v1/bins/{bin}/requests/7");
+    let raw = get(format!("{one}/raw"))
         .await
         .unwrap()
         .bytes()
         .await
         .unwrap();
     assert_eq!(raw, body);
-    let one: Value = client
-        .get(format!("{}/api/v1/bins/{bin}/requests/7", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = get(one).await.unwrap().json().await.unwrap();
     assert_eq!(one["body_truncated"], false);
     assert_eq!(one["body_text"].as_str().unwrap().len(), BODY);
 }

@@ -243,6 +243,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The binary's arguments for a free port, `data_dir`, the static files and `extra`.
+fn binary_args<'a>(command: &'a mut Command, data_dir: &Path, extra: &[&str]) -> &'a mut Command {
+    command
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--static-dir")
+        .arg(static_dir())
+        .args(extra)
+}
+
 /// The real `binspector` binary, started as a user would.
 pub struct RunningBinary {
     pub child: Child,
@@ -254,13 +264,7 @@ impl RunningBinary {
     /// Starts the binary on a free port with `data_dir`, waiting for its "open" line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> RunningBinary {
         let mut command = Command::new(env!("CARGO_BIN_EXE_binspector"));
-        command
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .arg("--static-dir")
-            .arg(static_dir())
-            .args(extra);
-        Self::spawn(command, data_dir)
+        Self::spawn(binary_args(&mut command, data_dir, extra), data_dir)
     }
 
     /// Starts the binary as above, but through `sh` with its files limited to `kib` KiB
@@ -270,16 +274,19 @@ impl RunningBinary {
         command
             .arg("-c")
             .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_binspector"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .arg("--static-dir")
-            .arg(static_dir())
-            .args(extra);
-        Self::spawn(command, data_dir)
+            .arg(env!("CARGO_BIN_EXE_binspector"));
+        Self::spawn(binary_args(&mut command, data_dir, extra), data_dir)
     }
 
-    fn spawn(mut command: Command, data_dir: &Path) -> RunningBinary {
+    /// A bin created on this server, by id.
+    pub async fn bin_id(&self, client: &reqwest::Client) -> String {
+        create_bin(client, &self.base).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    fn spawn(command: &mut Command, data_dir: &Path) -> RunningBinary {
         let stderr = data_dir.with_extension("stderr.log");
         let mut child = command
             .env("RUST_LOG", "warn")
