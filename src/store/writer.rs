@@ -91,7 +91,8 @@ pub enum Command {
     Vacuum {
         pages: u32,
     },
-    /// Writes one small row, so the health check learns whether writes still land.
+    /// Rewrites one row with a capture-sized payload, so the health check learns whether
+    /// writes still land.
     Probe {
         at: i64,
     },
