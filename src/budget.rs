@@ -59,8 +59,9 @@ impl Budget {
         }
     }
 
-    /// Bytes not reserved by anyone (for tests and logs).
-    pub fn available(&self) -> usize {
+    /// Bytes not reserved by anyone.
+    #[cfg(test)]
+    fn available(&self) -> usize {
         self.total.available_permits()
     }
 }
@@ -125,7 +126,8 @@ impl Reservation {
     }
 
     /// Bytes this reservation holds of the total.
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    fn held(&self) -> usize {
         permits(&self.total)
     }
 }

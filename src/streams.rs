@@ -64,7 +64,8 @@ impl StreamSlots {
     }
 
     /// Streams open now.
-    pub fn in_use(&self) -> usize {
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
         self.open().total
     }
 }

@@ -29,7 +29,9 @@ pub async fn check(state: &AppState, req: Request) -> Result<Request, Response<B
         Ok(Some(_)) => {}
     }
     let max = state.config.max_body_bytes;
-    let Some(declared) = declared_length(&req).filter(|declared| *declared > max) else {
+    let Some(declared) =
+        record::declared_length(&req.head().headers).filter(|declared| *declared > max)
+    else {
         return Ok(req);
     };
     let raw = req
@@ -67,17 +69,6 @@ pub async fn check(state: &AppState, req: Request) -> Result<Request, Response<B
             "binspector could not record this request; retry in a moment",
         )),
     }
-}
-
-fn declared_length(req: &Request) -> Option<u64> {
-    req.head()
-        .headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// An answer that closes the connection: the sender may send the body anyway.

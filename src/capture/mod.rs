@@ -79,7 +79,7 @@ pub async fn capture(
     let mut reservation = state
         .body_budget
         .reservation(req.peer_addr().map(|addr| addr.ip()));
-    let declared = declared_length(&req);
+    let declared = record::declared_length(req.headers());
     let body = if hand_over {
         Body::Complete(Bytes::new())
     } else {
@@ -166,12 +166,6 @@ fn hands_over(req: &HttpRequest) -> bool {
             .trim_ascii()
             .eq_ignore_ascii_case(b"websocket")
     });
-    websocket || (req.method() == Method::CONNECT && declared_length(req).unwrap_or(0) == 0)
-}
-
-fn declared_length(req: &HttpRequest) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok())
+    websocket
+        || (req.method() == Method::CONNECT && record::declared_length(headers).unwrap_or(0) == 0)
 }

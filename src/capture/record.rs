@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use actix_http::RequestHead;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap};
 use bytes::Bytes;
 
 use crate::{
@@ -24,6 +24,17 @@ pub fn split_bin(path: &str) -> (&str, &str) {
         Some(slash) => path.split_at(slash),
         None => (path, "/"),
     }
+}
+
+/// The body length a request declares in `Content-Length`, if it is a number.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The stored request for a head and what came after it.

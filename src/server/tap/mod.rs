@@ -266,11 +266,6 @@ impl<IO> Tap<IO> {
         self.shared.clone()
     }
 
-    /// The connection underneath.
-    pub fn get_ref(&self) -> &IO {
-        &self.io
-    }
-
     /// Decides about what was read, as far as the scanner can.
     fn scan(&mut self) {
         loop {
