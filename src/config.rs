@@ -3,6 +3,10 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use ipnet::IpNet;
+
+/// Let's Encrypt's production directory, the default ACME CA.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// Everything binspector can be told at startup. Each flag also reads `BINSPECTOR_<NAME>`.
 #[derive(Debug, Clone, Parser)]
@@ -28,13 +32,44 @@ pub struct Config {
     #[arg(long, env = "BINSPECTOR_DATABASE_URL")]
     pub database_url: Option<String>,
 
-    /// PEM certificate chain to serve instead of the self-signed one (needs --tls-key).
+    /// PEM certificate chain to serve instead of the self-signed one (needs --tls-key); re-read when it changes.
     #[arg(long, env = "BINSPECTOR_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key for --tls-cert.
     #[arg(long, env = "BINSPECTOR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// How often --tls-cert and --tls-key are checked for changes (a certbot renewal).
+    #[arg(long, env = "BINSPECTOR_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_reload_interval: Duration,
+
+    /// Obtain and renew a trusted certificate for this name from an ACME CA (repeatable; env: comma-separated).
+    #[arg(
+        long = "acme-domain",
+        env = "BINSPECTOR_ACME_DOMAIN",
+        value_delimiter = ',',
+        value_parser = parse_domain,
+        conflicts_with = "tls_cert"
+    )]
+    pub acme_domains: Vec<String>,
+
+    /// Contact address for the ACME account (the CA's expiry and policy mail).
+    #[arg(long, env = "BINSPECTOR_ACME_EMAIL", requires = "acme_domains")]
+    pub acme_email: Option<String>,
+
+    /// The ACME directory URL.
+    #[arg(long, env = "BINSPECTOR_ACME_DIRECTORY", default_value = LETS_ENCRYPT)]
+    pub acme_directory: String,
+
+    /// An extra PEM root to trust for the ACME directory's own HTTPS (private CAs, tests).
+    #[arg(long, env = "BINSPECTOR_ACME_CA_ROOT")]
+    pub acme_ca_root: Option<PathBuf>,
+
+    /// Proxies to trust (CIDRs, comma-separated): only from these peers are the client address,
+    /// scheme and host taken from Forwarded / X-Forwarded-For/-Proto/-Host.
+    #[arg(long, env = "BINSPECTOR_TRUST_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trust_proxy: Vec<IpNet>,
 
     /// Base of the capture URLs shown to users, e.g. https://bins.example.com [default: from the request's Host].
     #[arg(long, env = "BINSPECTOR_PUBLIC_URL", value_parser = parse_public_url)]
@@ -193,6 +228,39 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is too long"))
 }
 
+/// Accepts a DNS name a public CA can issue for (letters, digits, `-`, dots between labels),
+/// lowercased.
+fn parse_domain(text: &str) -> Result<String, String> {
+    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() <= 253
+        && name.split('.').all(label_ok)
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+    {
+        Ok(name)
+    } else {
+        Err(format!(
+            "`{text}` is not a DNS name such as bins.example.com"
+        ))
+    }
+}
+
+/// Accepts `10.0.0.0/8`, `::1/128` or a bare address (one host).
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address range such as 10.0.0.0/8 or 127.0.0.1"))
+}
+
 /// Accepts an absolute http(s) URL, a valid host and an optional plain path, and drops any
 /// trailing slash. Everything in it can then be shown in pages and shell lines as it is.
 fn parse_public_url(text: &str) -> Result<String, String> {
@@ -341,6 +409,49 @@ mod tests {
     }
 
     #[test]
+    fn acme_names_and_proxy_ranges_are_checked() {
+        assert_eq!(
+            parse_domain("Bins.Example.com."),
+            Ok("bins.example.com".to_owned())
+        );
+        assert_eq!(parse_domain("localhost"), Ok("localhost".to_owned()));
+        for bad in [
+            "",
+            "*.example.com",
+            "a..b",
+            "-a.example",
+            "a b",
+            "1.2.3.4",
+            "x:443",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_cidr("10.0.0.0/8").map(|net| net.to_string()),
+            Ok("10.0.0.0/8".to_owned())
+        );
+        assert_eq!(
+            parse_cidr("127.0.0.1").map(|net| net.to_string()),
+            Ok("127.0.0.1/32".to_owned())
+        );
+        assert_eq!(
+            parse_cidr("::1").map(|net| net.to_string()),
+            Ok("::1/128".to_owned())
+        );
+        assert!(parse_cidr("10.0.0.0/33").is_err());
+        assert!(parse_cidr("proxy.example").is_err());
+        let config = Config::parse_from([
+            "binspector",
+            "--acme-domain",
+            "a.example,b.example",
+            "--trust-proxy",
+            "10.0.0.0/8,::1",
+        ]);
+        assert_eq!(config.acme_domains, ["a.example", "b.example"]);
+        assert_eq!(config.trust_proxy.len(), 2);
+    }
+
+    #[test]
     fn defaults_match_the_design() {
         let config = Config::parse_from(["binspector"]);
         assert_eq!(config.listen.to_string(), "0.0.0.0:8443");
@@ -348,5 +459,7 @@ mod tests {
         assert_eq!(config.max_requests_per_bin, 10_000);
         assert_eq!(config.retention, Duration::from_secs(30 * 86_400));
         assert_eq!(config.database_url(), "sqlite://./data/binspector.db");
+        assert_eq!(config.acme_directory, LETS_ENCRYPT);
+        assert!(config.acme_domains.is_empty() && config.trust_proxy.is_empty());
     }
 }

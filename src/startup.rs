@@ -42,7 +42,8 @@ pub enum StartupError {
 pub struct Application {
     server: Server,
     store: Store,
-    sweeper: JoinHandle<()>,
+    /// The sweeper, the certificate reloader and the ACME client.
+    background: Vec<JoinHandle<()>>,
     signals: JoinHandle<()>,
     https_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
@@ -55,7 +56,10 @@ impl Application {
     /// Prepares everything and binds the listeners (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let data_dir = DataDir::open(&config.data_dir)?;
-        let tls = tls::server_config(&config)?;
+        // Exactly one crypto provider, for the listener and the ACME client alike.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certificates = Arc::new(tls::startup_certificates(&config)?);
+        let tls = tls::server_config(certificates.clone(), !config.acme_domains.is_empty())?;
         let url = config.database_url();
         let store = Store::open(&url, config.write_queue)
             .await
@@ -81,7 +85,21 @@ impl Application {
 
         let config = Arc::new(config);
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-        let state = web::Data::new(AppState::new(store.clone(), config.clone(), shutdown));
+        let mut background = vec![sweeper];
+        if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+            background.push(tls::reload::watch(
+                certificates.clone(),
+                cert.clone(),
+                key.clone(),
+                config.tls_reload_interval.max(Duration::from_millis(10)),
+            ));
+        }
+        let state = web::Data::new(AppState::new(
+            store.clone(),
+            config.clone(),
+            certificates,
+            shutdown,
+        ));
         let settings = server::Settings {
             https,
             tls,
@@ -97,7 +115,7 @@ impl Application {
             server,
             signals,
             store,
-            sweeper,
+            background,
             https_addr,
             http_addr,
             public_url: config.public_url.clone(),
@@ -145,7 +163,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let served = self.server.await;
         self.signals.abort();
-        self.sweeper.abort();
+        for task in &self.background {
+            task.abort();
+        }
         self.store.close().await;
         tracing::info!("binspector stopped");
         served

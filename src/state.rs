@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::{budget::Budget, config::Config, store::Store, streams::StreamSlots};
+use crate::{
+    budget::Budget, config::Config, store::Store, streams::StreamSlots, tls::Certificates,
+};
 
 /// What every handler receives.
 pub struct AppState {
@@ -15,8 +17,8 @@ pub struct AppState {
     pub read_budget: Arc<Budget>,
     /// Live-event streams open at once, in all and per client address.
     pub streams: Arc<StreamSlots>,
-    /// Whether the HTTPS listener serves a certificate the user gave (not the generated one).
-    pub trusted_certificate: bool,
+    /// What the HTTPS listener serves: whether it is trusted can change while it runs.
+    pub certificates: Arc<Certificates>,
     /// Turns true when the server begins to shut down, so live streams can end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -26,6 +28,7 @@ impl AppState {
     pub fn new(
         store: Store,
         config: Arc<Config>,
+        certificates: Arc<Certificates>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> AppState {
         let (total, share) = (config.body_budget(), config.body_share());
@@ -37,7 +40,7 @@ impl AppState {
                 config.max_streams,
                 config.max_streams_per_client,
             )),
-            trusted_certificate: config.tls_cert.is_some(),
+            certificates,
             config,
             shutdown,
         }

@@ -1,25 +1,28 @@
-//! The listeners: TCP accept, socket options, TLS, the HTTP/1 tap, and actix-http's service
-//! around the app.
+//! The listeners: TCP accept, socket options, TLS, the HTTP/1 tap, and actix-http's services
+//! (HTTP/1.1 and HTTP/2, by ALPN) around the app.
 //!
 //! Built by hand on actix-server and actix-http rather than with actix-web's `HttpServer`,
-//! for three things `HttpServer` does not let an app do: answer `Expect: 100-continue` only
-//! after the capture checks, put the tap between each connection and the HTTP parser, and tell
-//! each request which listener (and so which scheme) it came through.
+//! for four things `HttpServer` does not let an app do: answer `Expect: 100-continue` only
+//! after the capture checks, put the tap between each HTTP/1 connection and the HTTP parser,
+//! close ACME validation handshakes, and tell each request which listener (and so which scheme)
+//! it came through.
 
 pub mod tap;
 
-use std::{io, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{io, net::SocketAddr, path::PathBuf, rc::Rc, sync::Arc, time::Duration};
 
 use actix_http::{Extensions, HttpService, KeepAlive, Protocol, Request};
 use actix_rt::net::TcpStream;
 use actix_server::Server;
-use actix_service::{fn_factory, fn_service, map_config, ServiceFactory, ServiceFactoryExt};
+use actix_service::{
+    fn_factory, fn_service, map_config, Service, ServiceFactory, ServiceFactoryExt,
+};
 use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
 use actix_web::{dev::AppConfig, web};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use self::tap::Tap;
-use crate::{capture, state::AppState};
+use self::tap::{Tap, TapShared};
+use crate::{capture, state::AppState, tls::ACME_TLS_ALPN};
 
 /// How long a connection may stay open between requests.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
@@ -74,22 +77,52 @@ pub fn build(settings: Settings, state: web::Data<AppState>) -> io::Result<Serve
         };
         let mut acceptor = Acceptor::new((*tls).clone());
         acceptor.set_handshake_timeout(header_timeout);
-        let http = http_service::<TlsStream<TcpStream>>(
-            conn,
-            state_https.clone(),
-            dir_https.clone(),
-            shutdown_https.clone(),
+        // The tap times HTTP/1 heads itself; HTTP/2 has no tap, so actix-http times its
+        // connection preface instead.
+        let (h1, h2) = (
+            http_service::<Tap<TlsStream<TcpStream>>>(
+                conn,
+                state_https.clone(),
+                dir_https.clone(),
+                shutdown_https.clone(),
+                Duration::ZERO,
+            ),
+            http_service::<TlsStream<TcpStream>>(
+                conn,
+                state_https.clone(),
+                dir_https.clone(),
+                shutdown_https.clone(),
+                header_timeout,
+            ),
         );
+        let by_protocol = fn_factory(move || {
+            let (h1, h2) = (h1.new_service(()), h2.new_service(()));
+            async move {
+                let (h1, h2) = (Rc::new(h1.await?), Rc::new(h2.await?));
+                Ok::<_, ()>(fn_service(move |io: TlsStream<TcpStream>| {
+                    let (h1, h2) = (h1.clone(), h2.clone());
+                    async move {
+                        let peer = io.get_ref().0.peer_addr().ok();
+                        match io.get_ref().1.alpn_protocol() {
+                            Some(b"h2") => h2.call((io, Protocol::Http2, peer)).await,
+                            // An ACME CA checking a TLS-ALPN-01 answer: the handshake was the
+                            // whole exchange.
+                            Some(ACME_TLS_ALPN) => Ok(()),
+                            _ => {
+                                let io = Tap::new(io, header_timeout);
+                                h1.call((io, Protocol::Http1, peer)).await
+                            }
+                        }
+                    }
+                }))
+            }
+        });
         fn_service(|io: TcpStream| async move {
             tune(&io);
             Ok::<_, ()>(io)
         })
         .and_then(acceptor.map_init_err(|_| ()).map_err(|_| ()))
-        .and_then(fn_service(move |io: TlsStream<TcpStream>| async move {
-            let peer = io.get_ref().0.peer_addr().ok();
-            Ok::<_, ()>((Tap::new(io, header_timeout), Protocol::Http1, peer))
-        }))
-        .and_then(http.map_err(|_| ()))
+        .and_then(by_protocol.map_err(|_| ()))
     })?;
 
     if let Some(listener) = settings.http {
@@ -99,11 +132,12 @@ pub fn build(settings: Settings, state: web::Data<AppState>) -> io::Result<Serve
                 secure: false,
                 local_addr: http_addr,
             };
-            let http = http_service::<TcpStream>(
+            let http = http_service::<Tap<TcpStream>>(
                 conn,
                 state.clone(),
                 static_dir.clone(),
                 shutdown.clone(),
+                Duration::ZERO,
             );
             fn_service(move |io: TcpStream| async move {
                 tune(&io);
@@ -127,22 +161,40 @@ fn tune(io: &TcpStream) {
     let _ = socket2::SockRef::from(io).set_tcp_keepalive(&keepalive);
 }
 
-/// actix-http's service for one listener's connections of type `Tap<IO>`.
-fn http_service<IO>(
+/// A connection type actix-http serves: the tap around an HTTP/1 connection, or an HTTP/2
+/// connection as it is.
+trait Connection: AsyncRead + AsyncWrite + Unpin + 'static {
+    /// The tap's shared side, for the requests to find their raw heads.
+    fn tap(&self) -> Option<Arc<TapShared>>;
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin + 'static> Connection for Tap<IO> {
+    fn tap(&self) -> Option<Arc<TapShared>> {
+        Some(self.shared())
+    }
+}
+
+impl Connection for TlsStream<TcpStream> {
+    fn tap(&self) -> Option<Arc<TapShared>> {
+        None
+    }
+}
+
+/// actix-http's service for one listener's connections of type `IO`. `request_timeout` bounds
+/// the wait for a connection's first request (zero: none).
+fn http_service<IO: Connection>(
     conn: Conn,
     state: web::Data<AppState>,
     static_dir: Arc<PathBuf>,
     shutdown: actix_server::GracefulShutdownSignal,
+    request_timeout: Duration,
 ) -> impl ServiceFactory<
-    (Tap<IO>, Protocol, Option<SocketAddr>),
+    (IO, Protocol, Option<SocketAddr>),
     Config = (),
     Response = (),
     Error = actix_http::error::DispatchError,
     InitError = (),
->
-where
-    IO: AsyncRead + AsyncWrite + Unpin + 'static,
-{
+> {
     let expect_state = state.clone();
     let expect = fn_factory(move || {
         let state = expect_state.clone();
@@ -155,9 +207,9 @@ where
     });
     let mut builder = HttpService::build()
         .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
-        // The tap times every head itself (actix-http only times a connection's first), and
-        // answers a late one with a message.
-        .client_request_timeout(Duration::ZERO)
+        // The tap times every HTTP/1 head itself (actix-http only times a connection's first),
+        // and answers a late one with a message.
+        .client_request_timeout(request_timeout)
         .client_disconnect_timeout(Duration::from_secs(1))
         .local_addr(conn.local_addr)
         .graceful_shutdown_signal(move || {
@@ -169,8 +221,10 @@ where
     }
     builder
         .expect(expect)
-        .on_connect_ext(move |io: &Tap<IO>, extensions: &mut Extensions| {
-            extensions.insert(io.shared());
+        .on_connect_ext(move |io: &IO, extensions: &mut Extensions| {
+            if let Some(tap) = io.tap() {
+                extensions.insert(tap);
+            }
             extensions.insert(conn);
         })
         .finish(map_config(crate::web::app(state, &static_dir), |_: ()| {

@@ -10,17 +10,18 @@ use actix_web::{
     dev::{ServiceRequest, ServiceResponse},
     http::header::{self, HeaderValue},
     middleware::Next,
-    HttpMessage, HttpResponse,
+    web, HttpMessage, HttpResponse,
 };
 use askama::Template;
 
 use super::{origin, pages::ErrorPage};
 use crate::{
     error::{AppError, ErrorBody},
-    server::tap::TapShared,
+    server::tap::{self, TapShared},
+    state::AppState,
 };
 
-/// HSTS for a year, sent over HTTPS with a certificate the user gave.
+/// HSTS for a year, sent over HTTPS with a trusted certificate.
 const HSTS: &str = "max-age=31536000";
 
 /// Middleware: gives each request what the tap saw of its head, answers the tap's synthetic
@@ -31,15 +32,20 @@ pub async fn raw_heads(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let tap = req.conn_data::<Arc<TapShared>>().cloned();
+    let refusal = match &tap {
+        Some(tap) => tap.refusal_for(req.path()).cloned(),
+        // HTTP/2: the head is already decoded, and is held to the same limits here.
+        None => tap::beyond_limits(req.head()),
+    };
+    if let Some(refusal) = refusal {
+        tracing::info!(status = refusal.status, reason = %refusal.message, "request head refused");
+        let error = AppError::HeadRefused {
+            status: refusal.status,
+            message: refusal.message,
+        };
+        return Ok(req.error_response(error));
+    }
     if let Some(tap) = &tap {
-        if let Some(refusal) = tap.refusal_for(req.path()) {
-            tracing::info!(status = refusal.status, reason = %refusal.message, "request head refused");
-            let error = AppError::HeadRefused {
-                status: refusal.status,
-                message: refusal.message.clone(),
-            };
-            return Ok(req.error_response(error));
-        }
         match tap.next() {
             Some(head) if head.is_for(req.method().as_str(), req.uri()) => {
                 req.extensions_mut().insert(head);
@@ -127,14 +133,17 @@ pub async fn html_errors(
     Ok(ServiceResponse::new(req, page))
 }
 
-/// Middleware (with a trusted certificate only): HSTS on answers over HTTPS. Never with the
-/// generated self-signed certificate, which browsers would then refuse to let anyone click
-/// through.
+/// Middleware: HSTS on answers over HTTPS while the certificate served is trusted (given files
+/// or ACME). Never with the generated self-signed certificate, which browsers would then refuse
+/// to let anyone click through.
 pub async fn hsts(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let https = origin::is_https(req.request());
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.certificates.is_trusted());
+    let https = trusted && origin::is_https(req.request());
     let mut response = next.call(req).await?;
     if https {
         response.headers_mut().insert(

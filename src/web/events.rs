@@ -3,8 +3,9 @@
 //!
 //! Streams are capped (in all and per client address, `503` beyond) so idle ones can never
 //! take the connections captures need, each wakes only for its own bin's arrivals, and a
-//! client that goes away frees its slot at once: the tap in front of the connection says when
-//! the client closed its side, so the stream does not wait for a write to fail.
+//! client that goes away frees its slot at once: the tap in front of an HTTP/1 connection says
+//! when the client closed its side, so the stream does not wait for a write to fail (over
+//! HTTP/2, a frequent heartbeat finds out within seconds).
 
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ use crate::{
 
 /// A comment line this often keeps proxies from closing an idle stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Over HTTP/2 there is no tap to say the client went away: a stream it reset is noticed only
+/// when a write fails, so such streams write this often and a closed tab frees its slot soon.
+const UNTAPPED_HEARTBEAT: Duration = Duration::from_secs(2);
 
 #[derive(Serialize)]
 struct ArrivalEvent<'a> {
@@ -47,13 +51,17 @@ pub(super) async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let slot = state.streams.take(req.peer_addr().map(|addr| addr.ip()))?;
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let tap = req.conn_data::<Arc<TapShared>>().cloned();
+    let mut heartbeat = tokio::time::interval(match tap {
+        Some(_) => HEARTBEAT,
+        None => UNTAPPED_HEARTBEAT,
+    });
     heartbeat.reset();
     let subscription = Subscription {
         arrivals: state.store.subscribe(&bin.id),
         shutdown: state.shutdown.clone(),
         heartbeat,
-        tap: req.conn_data::<Arc<TapShared>>().cloned(),
+        tap,
         _slot: slot,
     };
     let opening = futures_util::stream::once(async {

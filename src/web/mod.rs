@@ -51,10 +51,7 @@ pub fn app(
         }))
         .wrap(middleware::from_fn(errors::raw_heads))
         .wrap(middleware::from_fn(html_errors))
-        .wrap(middleware::Condition::new(
-            state.trusted_certificate,
-            middleware::from_fn(errors::hsts),
-        ))
+        .wrap(middleware::from_fn(errors::hsts))
         .wrap(security_headers())
         .configure(|cfg| routes(cfg, &static_dir))
 }

@@ -218,7 +218,7 @@ pub(super) async fn inspect(
         .await?;
     let counts = state.store.event_counts(&bin).await?;
     let capture_url = format!("{}/{}", origin::base_url(&req, &state), bin.id);
-    let self_signed = !state.trusted_certificate;
+    let self_signed = !state.certificates.is_trusted();
     // Building the cards and the page is the costly part; it runs off the threads that
     // answer captures.
     let body = web::block(move || {

@@ -59,6 +59,41 @@ pub(super) fn end(input: &[u8], searched: &mut usize) -> Option<usize> {
     None
 }
 
+/// Checks a head that arrived without the tap (over HTTP/2, already decoded) against the same
+/// limits, counting each field as it would be written in HTTP/1 (`name: value` and CRLF).
+pub fn beyond_limits(head: &actix_web::dev::RequestHead) -> Option<Refusal> {
+    let target = head
+        .uri
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if head.method.as_str().len() + target + " HTTP/1.1".len() > MAX_REQUEST_LINE {
+        return Some(Refusal::new(
+            414,
+            format!("the request line is longer than {MAX_REQUEST_LINE} bytes; nothing was stored"),
+        ));
+    }
+    if head.headers.len() > MAX_HEADERS {
+        return Some(Refusal::new(
+            431,
+            format!("more than {MAX_HEADERS} header fields; nothing was stored"),
+        ));
+    }
+    let bytes: usize = head
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if bytes > MAX_HEADER_BYTES {
+        return Some(Refusal::new(
+            431,
+            format!(
+                "the request headers are larger than {MAX_HEADER_BYTES} bytes; nothing was stored"
+            ),
+        ));
+    }
+    None
+}
+
 /// Checks a (possibly partial) head against the documented limits.
 pub(super) fn oversized(head: &[u8]) -> Option<Refusal> {
     let line = memchr::memchr(b'\n', head).unwrap_or(head.len());

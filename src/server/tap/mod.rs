@@ -17,7 +17,7 @@
 mod head;
 mod scan;
 
-pub use head::{MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE};
+pub use head::{beyond_limits, MAX_HEADERS, MAX_HEADER_BYTES, MAX_REQUEST_LINE};
 
 use std::{
     collections::VecDeque,

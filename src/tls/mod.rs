@@ -1,5 +1,11 @@
-//! TLS for the HTTPS listener: a PEM chain and key from disk, or a self-signed certificate
-//! generated once into `<data-dir>/tls/` and reused on later starts.
+//! TLS for the HTTPS listener: a PEM chain and key from disk (re-read when they change), or a
+//! self-signed certificate generated once into `<data-dir>/tls/` and reused on later starts;
+//! ACME replaces either while the server runs. HTTP/2 and HTTP/1.1 are offered by ALPN.
+
+mod certificates;
+pub mod reload;
+
+pub use certificates::{Certificates, Source, ACME_TLS_ALPN};
 
 use std::{
     fs,
@@ -33,28 +39,63 @@ pub enum TlsError {
     Setup(String),
 }
 
-/// Builds the rustls server configuration the HTTPS listener uses.
-pub fn server_config(config: &Config) -> Result<ServerConfig, TlsError> {
-    let (cert_path, key_path) = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
-        _ => ensure_self_signed(config)?,
-    };
-    from_pem_files(&cert_path, &key_path)
+/// The certificate to serve at startup: `--tls-cert`/`--tls-key` when given, else the
+/// generated one.
+pub fn startup_certificates(config: &Config) -> Result<Certificates, TlsError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Ok(Certificates::new(load_pair(cert, key)?, Source::Files)),
+        _ => {
+            let (cert, key) = ensure_self_signed(config)?;
+            Ok(Certificates::new(
+                load_pair(&cert, &key)?,
+                Source::SelfSigned,
+            ))
+        }
+    }
 }
 
-/// Builds the server configuration from a PEM certificate chain and its private key: rustls
+/// The HTTPS listener's rustls configuration: certificates from `certificates` (so they can
+/// change while it runs), HTTP/2 preferred over HTTP/1.1, and ACME's TLS-ALPN-01 protocol
+/// when `acme` is on.
+pub fn server_config(
+    certificates: Arc<Certificates>,
+    acme: bool,
+) -> Result<ServerConfig, TlsError> {
+    let mut tls = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|err| TlsError::Setup(err.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(certificates);
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if acme {
+        tls.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
+    }
+    Ok(tls)
+}
+
+/// Builds a fixed server configuration from a PEM certificate chain and its private key: rustls
 /// with the ring provider, the safe default protocol versions and ALPN `http/1.1`. The
-/// benchmark's control and floor servers use it too, so all three speak the same TLS.
+/// benchmark's control and floor servers use it, so all three speak the same TLS.
 pub fn from_pem_files(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = certified_key(cert_path, key_path, &provider)?;
-    let mut tls = ServerConfig::builder_with_provider(provider)
+    let key = load_pair(cert_path, key_path)?;
+    let mut tls = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|err| TlsError::Setup(err.to_string()))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(key)));
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tls)
+}
+
+/// The one crypto provider binspector uses, for servers and clients alike.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads a PEM chain and its key and checks that they belong together, so that whatever is
+/// wrong is blamed on the right file.
+pub fn load_pair(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, TlsError> {
+    certified_key(cert_path, key_path, &provider())
 }
 
 /// Reads and checks the pair, so that whatever is wrong is blamed on the right file.
