@@ -1,5 +1,7 @@
 //! binspector: a self-hosted request inspector that understands Microsoft Kaizala webhooks.
 
+/// Trusted certificates from an ACME CA, obtained and renewed in the background.
+pub mod acme;
 /// Memory budgets for bodies in flight, with a share per client address.
 pub mod budget;
 /// The capture handler: stores every request sent to a bin, then answers.
@@ -18,7 +20,7 @@ pub mod headers;
 pub mod kaizala;
 /// Body views computed as data: JSON tokens, form fields, multipart parts, hex rows.
 pub mod render;
-/// The listeners: TLS, the HTTP/1 tap, and actix-http around the app.
+/// The listeners: TLS, the HTTP/1 tap, and actix-http (HTTP/1.1 and HTTP/2) around the app.
 pub mod server;
 /// Opening the store, TLS, listeners, background tasks and shutdown.
 pub mod startup;

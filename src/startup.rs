@@ -13,6 +13,7 @@ use actix_web::web;
 use tokio::task::JoinHandle;
 
 use crate::{
+    acme::{self, AcmeError, Http01Tokens},
     config::Config,
     datadir::{DataDir, DataDirError},
     server,
@@ -34,6 +35,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Acme(#[from] AcmeError),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -42,7 +45,7 @@ pub enum StartupError {
 pub struct Application {
     server: Server,
     store: Store,
-    /// The sweeper, the certificate reloader and the ACME client.
+    /// The sweeper, the certificate reloader, the ACME client.
     background: Vec<JoinHandle<()>>,
     signals: JoinHandle<()>,
     https_addr: SocketAddr,
@@ -94,10 +97,20 @@ impl Application {
                 config.tls_reload_interval.max(Duration::from_millis(10)),
             ));
         }
+        let acme_tokens = Arc::new(Http01Tokens::default());
+        if let Some(settings) = acme::Settings::from_config(&config) {
+            background.push(acme::start(
+                settings,
+                &config.data_dir,
+                certificates.clone(),
+                acme_tokens.clone(),
+            )?);
+        }
         let state = web::Data::new(AppState::new(
             store.clone(),
             config.clone(),
             certificates,
+            acme_tokens,
             shutdown,
         ));
         let settings = server::Settings {

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::{
-    budget::Budget, config::Config, store::Store, streams::StreamSlots, tls::Certificates,
+    acme::Http01Tokens, budget::Budget, config::Config, store::Store, streams::StreamSlots,
+    tls::Certificates,
 };
 
 /// What every handler receives.
@@ -19,6 +20,8 @@ pub struct AppState {
     pub streams: Arc<StreamSlots>,
     /// What the HTTPS listener serves: whether it is trusted can change while it runs.
     pub certificates: Arc<Certificates>,
+    /// The ACME HTTP-01 answers being offered.
+    pub acme_tokens: Arc<Http01Tokens>,
     /// Turns true when the server begins to shut down, so live streams can end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -29,6 +32,7 @@ impl AppState {
         store: Store,
         config: Arc<Config>,
         certificates: Arc<Certificates>,
+        acme_tokens: Arc<Http01Tokens>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> AppState {
         let (total, share) = (config.body_budget(), config.body_share());
@@ -41,6 +45,7 @@ impl AppState {
                 config.max_streams_per_client,
             )),
             certificates,
+            acme_tokens,
             config,
             shutdown,
         }

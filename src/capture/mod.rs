@@ -32,7 +32,15 @@ struct Stored<'a> {
 }
 
 /// First path segments that are routes, not bins (bin ids are UUIDs, so they never collide).
-const ROUTES: [&str; 6] = ["", "healthz", "static", "api", "bins", "inspect"];
+const ROUTES: [&str; 7] = [
+    "",
+    "healthz",
+    "static",
+    "api",
+    "bins",
+    "inspect",
+    ".well-known",
+];
 
 /// Whether a path is a capture URL's (any path whose first segment is not a route).
 pub fn is_capture_path(path: &str) -> bool {

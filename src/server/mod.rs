@@ -26,6 +26,8 @@ use crate::{capture, state::AppState, tls::ACME_TLS_ALPN};
 
 /// How long a connection may stay open between requests.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// How long HTTP/2 connections may finish what they are doing once the server stops.
+const H2_STOP_GRACE: Duration = Duration::from_secs(2);
 /// Idle time before the kernel starts probing a silent peer, and the gap between probes;
 /// together with the retries, a peer that vanished is noticed within about a minute.
 const TCP_KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
@@ -95,16 +97,29 @@ pub fn build(settings: Settings, state: web::Data<AppState>) -> io::Result<Serve
                 header_timeout,
             ),
         );
+        let stopping = shutdown_https.clone();
         let by_protocol = fn_factory(move || {
             let (h1, h2) = (h1.new_service(()), h2.new_service(()));
+            let stopping = stopping.clone();
             async move {
                 let (h1, h2) = (Rc::new(h1.await?), Rc::new(h2.await?));
                 Ok::<_, ()>(fn_service(move |io: TlsStream<TcpStream>| {
-                    let (h1, h2) = (h1.clone(), h2.clone());
+                    let (h1, h2, stopping) = (h1.clone(), h2.clone(), stopping.clone());
                     async move {
                         let peer = io.get_ref().0.peer_addr().ok();
                         match io.get_ref().1.alpn_protocol() {
-                            Some(b"h2") => h2.call((io, Protocol::Http2, peer)).await,
+                            Some(b"h2") => {
+                                // actix-http's HTTP/2 ignores graceful shutdown, so an idle
+                                // connection would hold the stop for its whole timeout: close
+                                // it shortly after the stop begins.
+                                tokio::select! {
+                                    served = h2.call((io, Protocol::Http2, peer)) => served,
+                                    () = async {
+                                        stopping.notified().await;
+                                        tokio::time::sleep(H2_STOP_GRACE).await;
+                                    } => Ok(()),
+                                }
+                            }
                             // An ACME CA checking a TLS-ALPN-01 answer: the handshake was the
                             // whole exchange.
                             Some(ACME_TLS_ALPN) => Ok(()),

@@ -72,6 +72,10 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
     cfg.service(resource("/healthz", "GET, HEAD").route(read().to(health)))
         .service(
+            resource("/.well-known/acme-challenge/{token}", "GET, HEAD")
+                .route(read().to(acme_http01)),
+        )
+        .service(
             web::scope("/static")
                 // Static files can be cached (and revalidated); nothing in them is captured data.
                 .wrap(middleware::DefaultHeaders::new().add(("Cache-Control", "no-cache")))
@@ -121,6 +125,20 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
                 .content_type("text/plain; charset=utf-8")
                 .body(format!("unhealthy: {reason}\n"))
         }
+    }
+}
+
+/// `GET /.well-known/acme-challenge/{token}`: the key authorization of an HTTP-01 challenge
+/// being validated (the ACME CA asks on port 80, so this matters on `--http-listen`).
+async fn acme_http01(
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    match state.acme_tokens.answer(&token) {
+        Some(key_authorization) => Ok(HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(key_authorization)),
+        None => Err(AppError::NotFound),
     }
 }
 

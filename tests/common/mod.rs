@@ -2,6 +2,7 @@
 //! real binary started as a user would, and an HTTPS client that trusts the self-signed cert.
 #![allow(dead_code)]
 
+pub mod pebble;
 pub mod webdriver;
 
 use std::{
@@ -240,16 +241,27 @@ pub fn kaizala_event(event_type: &str, event_id: &str, data: Value) -> Value {
 
 /// A port that was free a moment ago, for listeners the test must know in advance.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    free_ports::<1>()[0]
 }
 
-/// The binary's arguments for a free port, `data_dir`, the static files and `extra`.
-fn binary_args<'a>(command: &'a mut Command, data_dir: &Path, extra: &[&str]) -> &'a mut Command {
+/// `N` different ports that were free a moment ago (held together, so none repeats).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("address").port())
+}
+
+/// The binary's arguments for the HTTPS listener `listen`, `data_dir`, the static files and
+/// `extra`.
+fn binary_args<'a>(
+    command: &'a mut Command,
+    listen: &str,
+    data_dir: &Path,
+    extra: &[&str],
+) -> &'a mut Command {
     command
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--listen", listen, "--data-dir"])
         .arg(data_dir)
         .arg("--static-dir")
         .arg(static_dir())
@@ -260,14 +272,27 @@ fn binary_args<'a>(command: &'a mut Command, data_dir: &Path, extra: &[&str]) ->
 pub struct RunningBinary {
     pub child: Child,
     pub base: String,
+    pub stdout: PathBuf,
     pub stderr: PathBuf,
 }
 
 impl RunningBinary {
     /// Starts the binary on a free port with `data_dir`, waiting for its "open" line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> RunningBinary {
+        Self::start_with(data_dir, "127.0.0.1:0", "warn", extra)
+    }
+
+    /// Starts the binary with its HTTPS listener on `listen` and `RUST_LOG=log`.
+    pub fn start_with(data_dir: &Path, listen: &str, log: &str, extra: &[&str]) -> RunningBinary {
         let mut command = Command::new(env!("CARGO_BIN_EXE_binspector"));
-        Self::spawn(binary_args(&mut command, data_dir, extra), data_dir)
+        command.env("RUST_LOG", log);
+        Self::spawn(binary_args(&mut command, listen, data_dir, extra), data_dir)
+    }
+
+    /// What the binary has logged so far (its stdout, then its stderr).
+    pub fn log(&self) -> String {
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        read(&self.stdout) + &read(&self.stderr)
     }
 
     /// Starts the binary as above, but through `sh` with its files limited to `kib` KiB
@@ -278,7 +303,11 @@ impl RunningBinary {
             .arg("-c")
             .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" \"$@\""))
             .arg(env!("CARGO_BIN_EXE_binspector"));
-        Self::spawn(binary_args(&mut command, data_dir, extra), data_dir)
+        command.env("RUST_LOG", "warn");
+        Self::spawn(
+            binary_args(&mut command, "127.0.0.1:0", data_dir, extra),
+            data_dir,
+        )
     }
 
     /// A bin created on this server, by id.
@@ -292,17 +321,27 @@ impl RunningBinary {
     fn spawn(command: &mut Command, data_dir: &Path) -> RunningBinary {
         let stderr = data_dir.with_extension("stderr.log");
         let mut child = command
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("binary starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut reader = BufReader::new(stdout);
+        // The log goes to stdout too: everything the server prints is kept for `log`.
+        let log_path = data_dir.with_extension("stdout.log");
+        let mut log = std::fs::File::create(&log_path).expect("log file");
         let mut line = String::new();
-        reader.read_line(&mut line).expect("startup line");
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).expect("startup line") == 0
+                || line.contains("is listening: open")
+            {
+                break;
+            }
+            std::io::Write::write_all(&mut log, line.as_bytes()).expect("log");
+        }
         // Keep reading what the server prints so its stdout never fills or closes.
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut log));
         let url = line
             .trim()
             .rsplit(' ')
@@ -318,6 +357,7 @@ impl RunningBinary {
         RunningBinary {
             child,
             base: url,
+            stdout: log_path,
             stderr,
         }
     }

@@ -38,7 +38,7 @@ const CHROME_ARGS: &[&str] = &[
 ];
 
 /// Finds `name` on `PATH`, then in `/usr/bin`.
-fn find_tool(name: &str) -> Option<PathBuf> {
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/bin")])
