@@ -18,6 +18,8 @@ pub mod error;
 pub mod headers;
 /// Recognising and summarising Kaizala webhook events.
 pub mod kaizala;
+/// What a trusted proxy's forwarding headers say about the client.
+pub mod proxy;
 /// Body views computed as data: JSON tokens, form fields, multipart parts, hex rows.
 pub mod render;
 /// The listeners: TLS, the HTTP/1 tap, and actix-http (HTTP/1.1 and HTTP/2) around the app.

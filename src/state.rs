@@ -1,7 +1,12 @@
 //! The state every handler receives: the store, the validated config, the memory budgets and
 //! live-stream slots that keep one client from starving the others, and the shutdown signal.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
+
+use actix_web::http::header::HeaderMap;
 
 use crate::{
     acme::Http01Tokens, budget::Budget, config::Config, store::Store, streams::StreamSlots,
@@ -27,6 +32,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The client's address: the peer's, or what a trusted proxy forwarded (`--trust-proxy`).
+    pub fn client_ip(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        crate::proxy::Proxied::new(&self.config.trust_proxy, peer, headers).client()
+    }
+
     /// The state for a configured server.
     pub fn new(
         store: Store,

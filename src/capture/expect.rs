@@ -40,7 +40,7 @@ pub async fn check(state: &AppState, req: Request) -> Result<Request, Response<B
     let attempt = record::new_request(
         req.head(),
         raw.as_deref(),
-        req.peer_addr(),
+        state.client_ip(req.peer_addr(), &req.head().headers),
         Outcome::Rejected,
         Bytes::new(),
         declared,

@@ -84,9 +84,8 @@ pub async fn capture(
     let hand_over = hands_over(&req);
     let config = &state.config;
     // Held until the capture is acknowledged, so bodies waiting for the writer count too.
-    let mut reservation = state
-        .body_budget
-        .reservation(req.peer_addr().map(|addr| addr.ip()));
+    let client = state.client_ip(req.peer_addr(), req.headers());
+    let mut reservation = state.body_budget.reservation(client);
     let declared = record::declared_length(req.headers());
     let body = if hand_over {
         Body::Complete(Bytes::new())
@@ -116,14 +115,7 @@ pub async fn capture(
         Body::TooLarge(size) => (Outcome::Rejected, Bytes::new(), size),
     };
     let raw = req.extensions().get::<Arc<RawHead>>().cloned();
-    let request = record::new_request(
-        req.head(),
-        raw.as_deref(),
-        req.peer_addr(),
-        outcome,
-        body,
-        body_size,
-    );
+    let request = record::new_request(req.head(), raw.as_deref(), client, outcome, body, body_size);
     let event_type = request.kaizala.as_ref().map(|k| k.event_type.clone());
 
     let id = state

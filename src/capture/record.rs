@@ -2,7 +2,7 @@
 //! byte for byte; else from actix's header map), its body, and the Kaizala facts the store
 //! indexes.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use actix_http::RequestHead;
 use actix_web::http::header::{self, HeaderMap};
@@ -41,7 +41,7 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 pub fn new_request(
     head: &RequestHead,
     raw: Option<&RawHead>,
-    peer: Option<SocketAddr>,
+    client: Option<IpAddr>,
     outcome: Outcome,
     body: Bytes,
     body_size: u64,
@@ -70,7 +70,7 @@ pub fn new_request(
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
         body,
         body_size,
-        remote_addr: peer.map(|addr| addr.ip().to_string()),
+        remote_addr: client.map(|ip| ip.to_string()),
         kaizala,
     }
 }

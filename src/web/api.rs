@@ -89,7 +89,7 @@ pub(super) async fn whole_request(
         .ok_or(AppError::RequestNotFound)?;
     let mut reservation = state
         .read_budget
-        .reservation(req.peer_addr().map(|addr| addr.ip()));
+        .reservation(state.client_ip(req.peer_addr(), req.headers()));
     // A body stored under a larger --max-body-bytes than today's may exceed a client's share;
     // it still gets (at most) the share rather than a refusal every time.
     let size = usize::try_from(size)

@@ -50,7 +50,9 @@ pub(super) async fn events(
     Bin(bin): Bin,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let slot = state.streams.take(req.peer_addr().map(|addr| addr.ip()))?;
+    let slot = state
+        .streams
+        .take(state.client_ip(req.peer_addr(), req.headers()))?;
     let tap = req.conn_data::<Arc<TapShared>>().cloned();
     let mut heartbeat = tokio::time::interval(match tap {
         Some(_) => HEARTBEAT,

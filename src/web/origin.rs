@@ -1,16 +1,34 @@
 //! Where this server is, as pages and API answers show it: the base of capture URLs, and the
 //! scheme that decides the `Secure` cookie flag and HSTS.
 //!
-//! Forwarding headers (`Forwarded`, `X-Forwarded-*`) are never trusted: the scheme is the
-//! listener's own, and the host is the request's `Host` only when it is a valid `host[:port]`.
+//! Forwarding headers (`Forwarded`, `X-Forwarded-*`) count only from a peer in
+//! `--trust-proxy`; otherwise the scheme is the listener's own, and the host is the request's
+//! `Host` only when it is a valid `host[:port]`.
 
-use actix_web::{http::header, HttpRequest};
+use actix_web::{http::header, web, HttpRequest};
 
-use crate::{config::valid_authority, server::Conn, state::AppState};
+use crate::{config::valid_authority, proxy::Proxied, server::Conn, state::AppState};
 
-/// Whether the request came over the HTTPS listener.
+/// What a trusted proxy in front of this request says (nothing, from anyone else).
+fn proxied<T>(req: &HttpRequest, read: impl FnOnce(&Proxied<'_>) -> Option<T>) -> Option<T> {
+    let state = req.app_data::<web::Data<AppState>>()?;
+    if state.config.trust_proxy.is_empty() {
+        return None;
+    }
+    read(&Proxied::new(
+        &state.config.trust_proxy,
+        req.peer_addr(),
+        req.headers(),
+    ))
+}
+
+/// Whether the client reached the server over HTTPS: through the HTTPS listener, or through a
+/// trusted proxy that says so.
 pub fn is_https(req: &HttpRequest) -> bool {
-    req.conn_data::<Conn>().is_none_or(|conn| conn.secure)
+    match proxied(req, |p| p.scheme()) {
+        Some(scheme) => scheme == "https",
+        None => req.conn_data::<Conn>().is_none_or(|conn| conn.secure),
+    }
 }
 
 /// The base of capture URLs: `--public-url`, else [`request_origin`].
@@ -28,8 +46,12 @@ pub fn request_origin(req: &HttpRequest) -> String {
     format!("{scheme}://{}", host(req))
 }
 
-/// The request's host when it is a valid `host[:port]`, else the listener's own address.
+/// The host a trusted proxy was asked for, else the request's host when it is a valid
+/// `host[:port]`, else the listener's own address.
 fn host(req: &HttpRequest) -> String {
+    if let Some(host) = proxied(req, |p| p.host()) {
+        return host;
+    }
     let given = req
         .headers()
         .get(header::HOST)

@@ -209,7 +209,7 @@ pub(super) async fn inspect(
     let shown: usize = page.requests.iter().map(|request| request.body.len()).sum();
     let mut reservation = state
         .read_budget
-        .reservation(req.peer_addr().map(|addr| addr.ip()));
+        .reservation(state.client_ip(req.peer_addr(), req.headers()));
     reservation
         .grow(
             shown.saturating_mul(RENDER_COST),
