@@ -32,7 +32,7 @@ impl<'a> Proxied<'a> {
     }
 
     /// Whether the peer is a trusted proxy, so its forwarding headers count.
-    fn from_proxy(&self) -> bool {
+    fn peer_is_proxy(&self) -> bool {
         self.peer.is_some_and(|peer| self.is_trusted(peer))
     }
 
@@ -41,7 +41,7 @@ impl<'a> Proxied<'a> {
     /// the walk, and the last trusted hop stands).
     pub fn client(&self) -> Option<IpAddr> {
         let peer = self.peer?;
-        if !self.from_proxy() {
+        if !self.peer_is_proxy() {
             return Some(peer);
         }
         let hops = self.hops();
@@ -58,7 +58,7 @@ impl<'a> Proxied<'a> {
 
     /// `https` or `http` as the nearest trusted proxy received the request, if it says.
     pub fn scheme(&self) -> Option<&'static str> {
-        if !self.from_proxy() {
+        if !self.peer_is_proxy() {
             return None;
         }
         let proto = self
@@ -74,7 +74,7 @@ impl<'a> Proxied<'a> {
     /// The host the nearest trusted proxy was asked for, if it says and it is a valid
     /// `host[:port]`.
     pub fn host(&self) -> Option<String> {
-        if !self.from_proxy() {
+        if !self.peer_is_proxy() {
             return None;
         }
         self.forwarded_param("host")
