@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{kaizala_event, spawn_app, TestApp};
+use common::{kaizala_event, spawn_app, spawn_app_with, TestApp};
 use serde_json::json;
 
 /// GET a page as a browser would (asking for HTML), returning status and body.
@@ -522,4 +522,70 @@ async fn huge_bodies_make_bounded_pages_and_captures_go_on_meanwhile() {
         took < std::time::Duration::from_millis(500),
         "capture took {took:?}"
     );
+}
+
+#[actix_web::test]
+async fn the_registration_helper_warns_when_senders_cannot_reach_the_url() {
+    let warning =
+        |page: &str| page.contains(r#"id="reach-warning""#) && page.contains(r#"id="reach-note""#);
+    // The generated certificate, over HTTPS and over plain HTTP.
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    let page = app
+        .get(&format!("/inspect/{bin}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(warning(&page) && page.contains("self-signed"), "{page}");
+    assert!(page.contains("--acme-domain") && page.contains("--trust-proxy"));
+    assert!(page.contains("curl -k"), "the curl line needs -k");
+    let plain = app
+        .client
+        .get(format!("{}/inspect/{bin}", app.http_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(warning(&plain) && plain.contains("plain HTTP"), "{plain}");
+
+    // A certificate the user gave: nothing to warn about.
+    let files = tempfile::tempdir().unwrap();
+    let pair = rcgen::generate_simple_self_signed(vec!["bins.example.com".to_owned()]).unwrap();
+    let (cert, key) = (files.path().join("cert.pem"), files.path().join("key.pem"));
+    std::fs::write(&cert, pair.cert.pem()).unwrap();
+    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+    let given = spawn_app_with(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let bin = given.bin_id().await;
+    let page = given
+        .get(&format!("/inspect/{bin}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!warning(&page) && !page.contains("curl -k"), "{page}");
+
+    // Behind a trusted TLS proxy the proxy's certificate is the one senders see.
+    let proxied = spawn_app_with(&["--trust-proxy", "127.0.0.2"]).await;
+    let bin = proxied.bin_id().await;
+    let page = common::client_from([127, 0, 0, 2])
+        .get(format!("{}/inspect/{bin}", proxied.http_base))
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-Host", "bins.example.com")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("https://bins.example.com/{bin}")));
+    assert!(!warning(&page), "{page}");
 }

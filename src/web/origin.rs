@@ -31,6 +31,12 @@ pub fn is_https(req: &HttpRequest) -> bool {
     }
 }
 
+/// Whether the request came straight to this server's HTTPS listener, not through a trusted
+/// proxy: then the certificate its client saw is the one this server serves.
+pub fn reached_directly_over_https(req: &HttpRequest) -> bool {
+    proxied(req, |p| p.scheme()).is_none() && req.conn_data::<Conn>().is_none_or(|conn| conn.secure)
+}
+
 /// The base of capture URLs: `--public-url`, else [`request_origin`].
 pub fn base_url(req: &HttpRequest, state: &AppState) -> String {
     match &state.config.public_url {

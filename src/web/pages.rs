@@ -62,6 +62,8 @@ struct InspectPage {
     short_id: String,
     total: i64,
     capture_url: String,
+    /// Why senders that verify TLS cannot deliver to the capture URL, if they cannot.
+    unreachable: Option<Unreachable>,
     curl_line: String,
     registration: Tokens,
     chips: Vec<Chip>,
@@ -218,7 +220,8 @@ pub(super) async fn inspect(
         .await?;
     let counts = state.store.event_counts(&bin).await?;
     let capture_url = format!("{}/{}", origin::base_url(&req, &state), bin.id);
-    let self_signed = !state.certificates.is_trusted();
+    let unreachable = Unreachable::find(&req, &state, &capture_url);
+    let self_signed = unreachable == Some(Unreachable::SelfSigned);
     // Building the cards and the page is the costly part; it runs off the threads that
     // answer captures.
     let body = web::block(move || {
@@ -241,6 +244,7 @@ pub(super) async fn inspect(
             curl_line: curl_line(&capture_url, self_signed),
             registration: registration_tokens(&capture_url),
             capture_url,
+            unreachable,
             chips,
             cards: page
                 .requests
@@ -279,6 +283,32 @@ fn inspect_href(bin: &BinRecord, before: Option<i64>, event: Option<&str>) -> St
 
 /// A curl command that sends a small Kaizala-shaped event to the bin. The URL is quoted as one
 /// shell word, so nothing in it can run when the line is pasted.
+/// Why a webhook sender could not deliver to a capture URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreachable {
+    /// The URL is `http://`: Kaizala and most senders require `https://`.
+    NotHttps,
+    /// The URL reaches this server's own listener, which serves the self-signed certificate.
+    SelfSigned,
+}
+
+impl Unreachable {
+    /// Judged from the URL and, when the page came through this server's own HTTPS listener
+    /// (no proxy in front), the certificate it serves: a proxy or `--public-url` host has a
+    /// certificate of its own.
+    fn find(req: &HttpRequest, state: &AppState, capture_url: &str) -> Option<Unreachable> {
+        if !capture_url.starts_with("https://") {
+            return Some(Unreachable::NotHttps);
+        }
+        let own_listener = origin::reached_directly_over_https(req);
+        (own_listener && !state.certificates.is_trusted()).then_some(Unreachable::SelfSigned)
+    }
+
+    fn not_https(&self) -> bool {
+        *self == Unreachable::NotHttps
+    }
+}
+
 fn curl_line(capture_url: &str, self_signed: bool) -> String {
     let insecure = if self_signed { " -k" } else { "" };
     let event = r#"{"objectType":"Group","objectId":"test-group","eventType":"TextMessageCreated","eventId":"test-1","fromUserName":"curl","data":{"text":"Hello from curl"}}"#;
