@@ -160,6 +160,12 @@ impl Client {
                 }
                 Err(failure) => {
                     failures += 1;
+                    if failure.account_unknown() {
+                        // The CA forgot the account (a reset test CA, a deactivation): the
+                        // next attempt registers a new one.
+                        self.account = None;
+                        self.dir.forget_account();
+                    }
                     // A validation that failed one way may pass the other: try it at once.
                     let switch = matches!(failure, Failure::Validation(_)) && self.settings.http01;
                     let wait = if switch && failures == 1 {
@@ -320,6 +326,12 @@ enum Failure {
 }
 
 impl Failure {
+    /// Whether the CA no longer knows the stored account.
+    fn account_unknown(&self) -> bool {
+        matches!(self, Failure::Ca(instant_acme::Error::Api(problem))
+            if problem.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"))
+    }
+
     /// The CA's answer while it validated a `kind` challenge.
     fn validation(kind: &ChallengeType, err: &instant_acme::Error) -> Failure {
         Failure::Validation(format!("{} ({})", ca_reason(err), challenge_name(kind)))

@@ -72,6 +72,11 @@ impl AcmeDir {
         write_private(&self.path.join("account.json"), &json)
     }
 
+    /// Drops the stored account, so the next attempt registers a new one.
+    pub fn forget_account(&self) {
+        let _ = fs::remove_file(self.path.join("account.json"));
+    }
+
     /// The stored certificate, if its files load as a matching pair.
     pub fn certificate(&self) -> Option<Issued> {
         let key = crate::tls::load_pair(&self.cert_path(), &self.key_path()).ok()?;

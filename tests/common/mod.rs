@@ -349,17 +349,19 @@ impl RunningBinary {
             .unwrap_or_default()
             .trim_end_matches('/')
             .to_owned();
-        assert!(
-            url.starts_with("https://127.0.0.1:"),
-            "unexpected startup line {line:?}; stderr: {}",
-            std::fs::read_to_string(&stderr).unwrap_or_default()
-        );
-        RunningBinary {
+        // Built first, so that a failed check below still stops the process.
+        let server = RunningBinary {
             child,
             base: url,
             stdout: log_path,
             stderr,
-        }
+        };
+        assert!(
+            server.base.starts_with("https://127.0.0.1:"),
+            "unexpected startup line {line:?}; stderr: {}",
+            server.log()
+        );
+        server
     }
 
     /// Sends a signal by name (TERM, KILL) to the process.
