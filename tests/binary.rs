@@ -216,11 +216,8 @@ fn bad_flags_stop_startup_with_one_clear_sentence() {
 #[test]
 fn a_real_certificate_can_be_given_and_a_bad_one_is_blamed_on_the_right_file() {
     let dir = tempfile::tempdir().unwrap();
-    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = dir.path().join("chain.pem");
-    let key = dir.path().join("key.pem");
-    std::fs::write(&cert, pair.cert.pem()).unwrap();
-    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
+    common::write_certificate(dir.path(), "localhost");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let data = dir.path().join("data");
     let server = RunningBinary::start(
         &data,

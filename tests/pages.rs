@@ -553,10 +553,8 @@ async fn the_registration_helper_warns_when_senders_cannot_reach_the_url() {
 
     // A certificate the user gave: nothing to warn about.
     let files = tempfile::tempdir().unwrap();
-    let pair = rcgen::generate_simple_self_signed(vec!["bins.example.com".to_owned()]).unwrap();
+    common::write_certificate(files.path(), "bins.example.com");
     let (cert, key) = (files.path().join("cert.pem"), files.path().join("key.pem"));
-    std::fs::write(&cert, pair.cert.pem()).unwrap();
-    std::fs::write(&key, pair.signing_key.serialize_pem()).unwrap();
     let given = spawn_app_with(&[
         "--tls-cert",
         cert.to_str().unwrap(),

@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use base64::Engine;
-use common::{spawn_app, spawn_app_with};
+use common::{spawn_app, spawn_app_with, write_certificate};
 use reqwest::Version;
 
 /// A client that accepts any certificate and reports the one it was shown.
@@ -107,14 +107,6 @@ async fn captures_over_http2_are_stored_byte_exact_without_pseudo_headers() {
     assert_eq!(either.version(), Version::HTTP_2);
 }
 
-/// Writes a fresh self-signed pair for `name` to `dir`, returning the certificate's DER.
-fn write_pair(dir: &Path, name: &str) -> Vec<u8> {
-    let pair = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), pair.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), pair.signing_key.serialize_pem()).unwrap();
-    pair.cert.der().to_vec()
-}
-
 /// The certificate a new connection is shown.
 async fn served_certificate(base: &str) -> Vec<u8> {
     let answer = inspecting_client()
@@ -133,7 +125,7 @@ async fn served_certificate(base: &str) -> Vec<u8> {
 #[actix_web::test]
 async fn certificate_files_are_reloaded_and_a_broken_pair_is_refused() {
     let files = tempfile::tempdir().unwrap();
-    let first = write_pair(files.path(), "first.test");
+    let first = write_certificate(files.path(), "first.test");
     let cert = files.path().join("cert.pem").display().to_string();
     let key = files.path().join("key.pem").display().to_string();
     let app = spawn_app_with(&[
@@ -158,7 +150,7 @@ async fn certificate_files_are_reloaded_and_a_broken_pair_is_refused() {
     );
 
     // A renewal in place: new connections get the new certificate within a few checks.
-    let second = write_pair(files.path(), "second.test");
+    let second = write_certificate(files.path(), "second.test");
     let mut seen = Vec::new();
     for _ in 0..50 {
         seen = served_certificate(&app.base).await;

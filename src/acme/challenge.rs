@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 use rcgen::{CertificateParams, CustomExtension, KeyPair};
@@ -17,31 +17,18 @@ use crate::tls::Certificates;
 /// The HTTP-01 answers being offered, by token.
 #[derive(Debug, Default)]
 pub struct Http01Tokens {
-    answers: RwLock<HashMap<String, String>>,
+    answers: Mutex<HashMap<String, String>>,
 }
 
 impl Http01Tokens {
     /// The key authorization to answer for `token`, while its challenge is open.
     pub fn answer(&self, token: &str) -> Option<String> {
-        self.answers
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(token)
-            .cloned()
+        self.answers().get(token).cloned()
     }
 
-    fn insert(&self, token: &str, key_authorization: &str) {
-        self.answers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(token.to_owned(), key_authorization.to_owned());
-    }
-
-    fn remove(&self, token: &str) {
-        self.answers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(token);
+    // Each use is one map call, so a panic elsewhere cannot leave the map half-changed.
+    fn answers(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.answers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -75,7 +62,9 @@ impl Offered {
 
     /// Serves `key_authorization` at `/.well-known/acme-challenge/{token}`.
     pub fn http(tokens: &Arc<Http01Tokens>, token: &str, key_authorization: &str) -> Offered {
-        tokens.insert(token, key_authorization);
+        tokens
+            .answers()
+            .insert(token.to_owned(), key_authorization.to_owned());
         Offered::Http {
             tokens: tokens.clone(),
             token: token.to_owned(),
@@ -87,7 +76,9 @@ impl Drop for Offered {
     fn drop(&mut self) {
         match self {
             Offered::TlsAlpn { certificates, name } => certificates.end_challenge(name),
-            Offered::Http { tokens, token } => tokens.remove(token),
+            Offered::Http { tokens, token } => {
+                tokens.answers().remove(token);
+            }
         }
     }
 }

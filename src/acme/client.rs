@@ -8,32 +8,34 @@ use instant_acme::{BodyWrapper, HttpClient};
 use rustls::{pki_types::CertificateDer, ClientConfig};
 use rustls_platform_verifier::Verifier;
 
-/// A client that trusts the platform's roots and, when given, the PEM roots in `extra_root`.
-pub fn https_client(extra_root: Option<&Path>) -> Result<Box<dyn HttpClient>, String> {
-    let extra: Vec<CertificateDer<'static>> = match extra_root {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|err| format!("cannot read the ACME CA root {}: {err}", path.display()))?;
-            let roots = rustls_pemfile::certs(&mut pem.as_slice())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| {
-                    format!(
-                        "the ACME CA root {} is not valid PEM ({err})",
-                        path.display()
-                    )
-                })?;
-            if roots.is_empty() {
-                return Err(format!(
-                    "the ACME CA root {} holds no PEM certificate",
-                    path.display()
-                ));
-            }
-            roots
-        }
-        None => Vec::new(),
+/// The PEM roots in `path` (`--acme-ca-root`), read once at startup.
+pub fn extra_roots(path: Option<&Path>) -> Result<Vec<CertificateDer<'static>>, String> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
     };
+    let pem = std::fs::read(path)
+        .map_err(|err| format!("cannot read the ACME CA root {}: {err}", path.display()))?;
+    let roots = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| {
+            format!(
+                "the ACME CA root {} is not valid PEM ({err})",
+                path.display()
+            )
+        })?;
+    if roots.is_empty() {
+        return Err(format!(
+            "the ACME CA root {} holds no PEM certificate",
+            path.display()
+        ));
+    }
+    Ok(roots)
+}
+
+/// A client that trusts the platform's roots and `extra`.
+pub fn https_client(extra: &[CertificateDer<'static>]) -> Result<Box<dyn HttpClient>, String> {
     let provider = crate::tls::provider();
-    let verifier = Verifier::new_with_extra_roots(extra, provider.clone())
+    let verifier = Verifier::new_with_extra_roots(extra.iter().cloned(), provider.clone())
         .map_err(|err| format!("cannot set up the roots to trust for the ACME CA: {err}"))?;
     let tls = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -23,6 +23,7 @@ use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
     RetryPolicy,
 };
+use rustls::pki_types::CertificateDer;
 use tokio::task::JoinHandle;
 
 use self::{
@@ -80,6 +81,8 @@ struct Client {
     dir: AcmeDir,
     certificates: Arc<Certificates>,
     tokens: Arc<Http01Tokens>,
+    /// `--acme-ca-root`, trusted beside the platform's roots.
+    extra_roots: Vec<CertificateDer<'static>>,
     account: Option<Account>,
 }
 
@@ -92,8 +95,9 @@ pub fn start(
     tokens: Arc<Http01Tokens>,
 ) -> Result<JoinHandle<()>, AcmeError> {
     let dir = AcmeDir::open(data_dir, &settings.directory).map_err(AcmeError)?;
-    // Checked now, so a wrong path is a startup error rather than a retry loop.
-    client::https_client(settings.ca_root.as_deref()).map_err(AcmeError)?;
+    // Read and checked now, so a wrong path is a startup error rather than a retry loop.
+    let extra_roots = client::extra_roots(settings.ca_root.as_deref()).map_err(AcmeError)?;
+    client::https_client(&extra_roots).map_err(AcmeError)?;
     let stored = dir
         .certificate()
         .filter(|issued| issued.serves(&settings.domains));
@@ -118,6 +122,7 @@ pub fn start(
         dir,
         certificates,
         tokens,
+        extra_roots,
         account: None,
     };
     Ok(tokio::spawn(client.run(stored)))
@@ -273,8 +278,7 @@ impl Client {
         if let Some(account) = &self.account {
             return Ok(account.clone());
         }
-        let http =
-            || client::https_client(self.settings.ca_root.as_deref()).map_err(Failure::Local);
+        let http = || client::https_client(&self.extra_roots).map_err(Failure::Local);
         let account = match self.dir.account() {
             Some(credentials) => {
                 Account::builder_with_http(http()?)

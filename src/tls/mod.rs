@@ -17,7 +17,7 @@ use std::{
 use rustls::{
     crypto::CryptoProvider,
     pki_types::{CertificateDer, PrivateKeyDer},
-    server::ParsedCertificate,
+    server::{ParsedCertificate, ResolvesServerCert},
     sign::{CertifiedKey, SingleCertAndKey},
     ServerConfig,
 };
@@ -61,16 +61,11 @@ pub fn server_config(
     certificates: Arc<Certificates>,
     acme: bool,
 ) -> Result<ServerConfig, TlsError> {
-    let mut tls = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|err| TlsError::Setup(err.to_string()))?
-        .with_no_client_auth()
-        .with_cert_resolver(certificates);
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     if acme {
-        tls.alpn_protocols.push(ACME_TLS_ALPN.to_vec());
+        alpn.push(ACME_TLS_ALPN.to_vec());
     }
-    Ok(tls)
+    with_resolver(certificates, alpn)
 }
 
 /// Builds a fixed server configuration from a PEM certificate chain and its private key: rustls
@@ -78,12 +73,24 @@ pub fn server_config(
 /// benchmark's control and floor servers use it, so all three speak the same TLS.
 pub fn from_pem_files(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsError> {
     let key = load_pair(cert_path, key_path)?;
+    with_resolver(
+        Arc::new(SingleCertAndKey::from(key)),
+        vec![b"http/1.1".to_vec()],
+    )
+}
+
+/// rustls with the ring provider, the safe default protocol versions, certificates from
+/// `resolver` and the ALPN protocols `alpn`, in order of preference.
+fn with_resolver(
+    resolver: Arc<dyn ResolvesServerCert>,
+    alpn: Vec<Vec<u8>>,
+) -> Result<ServerConfig, TlsError> {
     let mut tls = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|err| TlsError::Setup(err.to_string()))?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SingleCertAndKey::from(key)));
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        .with_cert_resolver(resolver);
+    tls.alpn_protocols = alpn;
     Ok(tls)
 }
 

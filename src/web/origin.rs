@@ -12,9 +12,6 @@ use crate::{config::valid_authority, proxy::Proxied, server::Conn, state::AppSta
 /// What a trusted proxy in front of this request says (nothing, from anyone else).
 fn proxied<T>(req: &HttpRequest, read: impl FnOnce(&Proxied<'_>) -> Option<T>) -> Option<T> {
     let state = req.app_data::<web::Data<AppState>>()?;
-    if state.config.trust_proxy.is_empty() {
-        return None;
-    }
     read(&Proxied::new(
         &state.config.trust_proxy,
         req.peer_addr(),
@@ -27,14 +24,18 @@ fn proxied<T>(req: &HttpRequest, read: impl FnOnce(&Proxied<'_>) -> Option<T>) -
 pub fn is_https(req: &HttpRequest) -> bool {
     match proxied(req, |p| p.scheme()) {
         Some(scheme) => scheme == "https",
-        None => req.conn_data::<Conn>().is_none_or(|conn| conn.secure),
+        None => through_https_listener(req),
     }
 }
 
 /// Whether the request came straight to this server's HTTPS listener, not through a trusted
 /// proxy: then the certificate its client saw is the one this server serves.
 pub fn reached_directly_over_https(req: &HttpRequest) -> bool {
-    proxied(req, |p| p.scheme()).is_none() && req.conn_data::<Conn>().is_none_or(|conn| conn.secure)
+    proxied(req, |p| p.scheme()).is_none() && through_https_listener(req)
+}
+
+fn through_https_listener(req: &HttpRequest) -> bool {
+    req.conn_data::<Conn>().is_none_or(|conn| conn.secure)
 }
 
 /// The base of capture URLs: `--public-url`, else [`request_origin`].

@@ -239,6 +239,15 @@ pub fn kaizala_event(event_type: &str, event_id: &str, data: Value) -> Value {
     })
 }
 
+/// Writes a fresh self-signed pair for `name` to `dir/cert.pem` and `dir/key.pem`, returning
+/// the certificate's DER.
+pub fn write_certificate(dir: &Path, name: &str) -> Vec<u8> {
+    let pair = rcgen::generate_simple_self_signed(vec![name.to_owned()]).expect("certificate");
+    std::fs::write(dir.join("cert.pem"), pair.cert.pem()).expect("write");
+    std::fs::write(dir.join("key.pem"), pair.signing_key.serialize_pem()).expect("write");
+    pair.cert.der().to_vec()
+}
+
 /// A port that was free a moment ago, for listeners the test must know in advance.
 pub fn free_port() -> u16 {
     free_ports::<1>()[0]

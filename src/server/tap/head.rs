@@ -67,16 +67,10 @@ pub fn beyond_limits(head: &actix_web::dev::RequestHead) -> Option<Refusal> {
         .path_and_query()
         .map_or(0, |target| target.as_str().len());
     if head.method.as_str().len() + target + " HTTP/1.1".len() > MAX_REQUEST_LINE {
-        return Some(Refusal::new(
-            414,
-            format!("the request line is longer than {MAX_REQUEST_LINE} bytes; nothing was stored"),
-        ));
+        return Some(line_too_long());
     }
     if head.headers.len() > MAX_HEADERS {
-        return Some(Refusal::new(
-            431,
-            format!("more than {MAX_HEADERS} header fields; nothing was stored"),
-        ));
+        return Some(too_many_fields());
     }
     let bytes: usize = head
         .headers
@@ -84,12 +78,7 @@ pub fn beyond_limits(head: &actix_web::dev::RequestHead) -> Option<Refusal> {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     if bytes > MAX_HEADER_BYTES {
-        return Some(Refusal::new(
-            431,
-            format!(
-                "the request headers are larger than {MAX_HEADER_BYTES} bytes; nothing was stored"
-            ),
-        ));
+        return Some(headers_too_large());
     }
     None
 }
@@ -98,20 +87,36 @@ pub fn beyond_limits(head: &actix_web::dev::RequestHead) -> Option<Refusal> {
 pub(super) fn oversized(head: &[u8]) -> Option<Refusal> {
     let line = memchr::memchr(b'\n', head).unwrap_or(head.len());
     if line > MAX_REQUEST_LINE {
-        return Some(Refusal::new(
-            414,
-            format!("the request line is longer than {MAX_REQUEST_LINE} bytes; nothing was stored"),
-        ));
+        return Some(line_too_long());
     }
     if head.len() - line > MAX_HEADER_BYTES + 4 {
-        return Some(Refusal::new(
-            431,
-            format!(
-                "the request headers are larger than {MAX_HEADER_BYTES} bytes; nothing was stored"
-            ),
-        ));
+        return Some(headers_too_large());
     }
     None
+}
+
+/// The `414` for a request line over the limit.
+fn line_too_long() -> Refusal {
+    Refusal::new(
+        414,
+        format!("the request line is longer than {MAX_REQUEST_LINE} bytes; nothing was stored"),
+    )
+}
+
+/// The `431` for header fields over the limit in bytes.
+fn headers_too_large() -> Refusal {
+    Refusal::new(
+        431,
+        format!("the request headers are larger than {MAX_HEADER_BYTES} bytes; nothing was stored"),
+    )
+}
+
+/// The `431` for more header fields than the limit.
+fn too_many_fields() -> Refusal {
+    Refusal::new(
+        431,
+        format!("more than {MAX_HEADERS} header fields; nothing was stored"),
+    )
 }
 
 /// A `400` for a head actix-http would not take.
@@ -129,12 +134,7 @@ pub(super) fn parse(bytes: Bytes) -> Parsed {
     match request.parse(&bytes) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return invalid("the head is incomplete"),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Refused(Refusal::new(
-                431,
-                format!("more than {MAX_HEADERS} header fields; nothing was stored"),
-            ))
-        }
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Refused(too_many_fields()),
         Err(err) => return invalid(&err.to_string()),
     }
     let (Some(method), Some(target), Some(version)) =
