@@ -47,6 +47,7 @@ pub struct Config {
     /// Obtain and renew a trusted certificate for this name from an ACME CA (repeatable; env: comma-separated).
     #[arg(
         long = "acme-domain",
+        value_name = "NAME",
         env = "BINSPECTOR_ACME_DOMAIN",
         value_delimiter = ',',
         value_parser = parse_domain,
@@ -68,7 +69,7 @@ pub struct Config {
 
     /// Proxies to trust (CIDRs, comma-separated): only from these peers are the client address,
     /// scheme and host taken from Forwarded / X-Forwarded-For/-Proto/-Host.
-    #[arg(long, env = "BINSPECTOR_TRUST_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
+    #[arg(long, value_name = "CIDR", env = "BINSPECTOR_TRUST_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
     pub trust_proxy: Vec<IpNet>,
 
     /// Base of the capture URLs shown to users, e.g. https://bins.example.com [default: from the request's Host].
