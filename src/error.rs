@@ -30,6 +30,12 @@ pub enum AppError {
     /// The body stopped arriving, or did not arrive within the body timeout.
     #[error("{0}")]
     BodyTimeout(String),
+    /// The access token is on and this request brought neither it nor a session.
+    #[error("this needs the access token: send Authorization: Bearer TOKEN, or log in at /login")]
+    Unauthorized,
+    /// A rate limit refused this request; `retry_after` is in whole seconds.
+    #[error("{message}; retry in {retry_after} s")]
+    RateLimited { message: String, retry_after: u64 },
     /// A state-changing form arrived from another site.
     #[error("this form must be sent from binspector's own pages")]
     CrossSite,
@@ -84,13 +90,14 @@ pub struct ErrorBody<'a> {
 
 impl AppError {
     /// Seconds a client should wait before trying again, for errors that pass.
-    fn retry_after(&self) -> Option<&'static str> {
+    fn retry_after(&self) -> Option<u64> {
         match self {
             AppError::Busy
             | AppError::MemoryBusy(_)
             | AppError::StreamsFull(_)
-            | AppError::ShuttingDown => Some("1"),
-            AppError::StorageUnavailable => Some("60"),
+            | AppError::ShuttingDown => Some(1),
+            AppError::StorageUnavailable => Some(60),
+            AppError::RateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -109,6 +116,8 @@ impl ResponseError for AppError {
             }
             AppError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::CrossSite => StatusCode::FORBIDDEN,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy
             | AppError::MemoryBusy(_)
             | AppError::StreamsFull(_)
@@ -132,7 +141,10 @@ impl ResponseError for AppError {
         let message = self.to_string();
         let mut response = HttpResponse::build(status);
         if let Some(seconds) = self.retry_after() {
-            response.insert_header(("Retry-After", seconds));
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        if let AppError::Unauthorized = self {
+            response.insert_header(("WWW-Authenticate", "Bearer realm=\"binspector\""));
         }
         if matches!(
             self,

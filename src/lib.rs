@@ -1,5 +1,7 @@
 //! binspector: a self-hosted request inspector that understands Microsoft Kaizala webhooks.
 
+/// The access token, the login session it opens, and the middleware that asks for them.
+pub mod access;
 /// Trusted certificates from an ACME CA, obtained and renewed in the background.
 pub mod acme;
 /// Memory budgets for bodies in flight, with a share per client address.
@@ -12,12 +14,18 @@ pub mod clock;
 pub mod config;
 /// The data directory: private, and locked by one instance at a time.
 pub mod datadir;
+/// Content-Encoding decoding on demand, bounded in output.
+pub mod decode;
 /// The request error type and how it is rendered.
 pub mod error;
+/// What identifies one version of a file that is re-read when it changes.
+pub mod file_version;
 /// Header fields as received, and their stored JSON shape.
 pub mod headers;
 /// Recognising and summarising Kaizala webhook events.
 pub mod kaizala;
+/// Rate limits per client address and per bin, with bounded memory.
+pub mod limits;
 /// What a trusted proxy's forwarding headers say about the client.
 pub mod proxy;
 /// Body views computed as data: JSON tokens, form fields, multipart parts, hex rows.

@@ -13,12 +13,14 @@ use actix_web::web;
 use tokio::task::JoinHandle;
 
 use crate::{
+    access::{Access, AccessError},
     acme::{self, AcmeError, Http01Tokens},
     config::Config,
     datadir::{DataDir, DataDirError},
+    limits::Limits,
     server,
-    state::AppState,
-    store::{spawn_sweeper, Store},
+    state::{AppState, Parts},
+    store::{spawn_sweeper, Store, SweepPolicy},
     tls::{self, TlsError},
 };
 
@@ -37,6 +39,8 @@ pub enum StartupError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Acme(#[from] AcmeError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -81,14 +85,22 @@ impl Application {
         }
         let sweeper = spawn_sweeper(
             store.clone(),
-            config.max_requests_per_bin,
-            config.retention(),
+            SweepPolicy::from_config(&config),
             config.sweep_interval.max(Duration::from_millis(10)),
         );
+        let access = Access::from_config(&config)?.map(Arc::new);
+        let limits = Arc::new(Limits::from_config(&config));
 
         let config = Arc::new(config);
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-        let mut background = vec![sweeper];
+        let mut background = vec![sweeper, tidy_limits(limits.clone())];
+        if let Some(access) = &access {
+            background.extend(
+                access
+                    .clone()
+                    .watch(config.tls_reload_interval.max(Duration::from_millis(10))),
+            );
+        }
         if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
             background.push(tls::reload::watch(
                 certificates.clone(),
@@ -106,13 +118,15 @@ impl Application {
                 acme_tokens.clone(),
             )?);
         }
-        let state = web::Data::new(AppState::new(
-            store.clone(),
-            config.clone(),
+        let state = web::Data::new(AppState::new(Parts {
+            store: store.clone(),
+            config: config.clone(),
             certificates,
             acme_tokens,
+            access,
+            limits,
             shutdown,
-        ));
+        }));
         let settings = server::Settings {
             https,
             tls,
@@ -214,6 +228,17 @@ async fn stop_on_signal(server: ServerHandle, shutdown: tokio::sync::watch::Send
     }
     let _ = shutdown.send(true);
     server.stop(true).await;
+}
+
+/// Every minute, the rate limiters forget the keys whose buckets have refilled.
+fn tidy_limits(limits: Arc<Limits>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            ticks.tick().await;
+            limits.tidy();
+        }
+    })
 }
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {

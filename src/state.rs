@@ -9,8 +9,8 @@ use std::{
 use actix_web::http::header::HeaderMap;
 
 use crate::{
-    acme::Http01Tokens, budget::Budget, config::Config, store::Store, streams::StreamSlots,
-    tls::Certificates,
+    access::Access, acme::Http01Tokens, budget::Budget, config::Config, limits::Limits,
+    store::Store, streams::StreamSlots, tls::Certificates,
 };
 
 /// What every handler receives.
@@ -27,7 +27,22 @@ pub struct AppState {
     pub certificates: Arc<Certificates>,
     /// The ACME HTTP-01 answers being offered.
     pub acme_tokens: Arc<Http01Tokens>,
+    /// The access token and sessions, or `None` when binspector is open.
+    pub access: Option<Arc<Access>>,
+    /// Rate limits on creations, captures and logins.
+    pub limits: Arc<Limits>,
     /// Turns true when the server begins to shut down, so live streams can end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// What [`AppState::new`] is made from.
+pub struct Parts {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub certificates: Arc<Certificates>,
+    pub acme_tokens: Arc<Http01Tokens>,
+    pub access: Option<Arc<Access>>,
+    pub limits: Arc<Limits>,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -38,15 +53,20 @@ impl AppState {
     }
 
     /// The state for a configured server.
-    pub fn new(
-        store: Store,
-        config: Arc<Config>,
-        certificates: Arc<Certificates>,
-        acme_tokens: Arc<Http01Tokens>,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> AppState {
+    pub fn new(parts: Parts) -> AppState {
+        let Parts {
+            store,
+            config,
+            certificates,
+            acme_tokens,
+            access,
+            limits,
+            shutdown,
+        } = parts;
         let (total, share) = (config.body_budget(), config.body_share());
         AppState {
+            access,
+            limits,
             store,
             body_budget: Budget::new(total, share, config.body_timeout),
             read_budget: Budget::new(total, share, config.queue_timeout),

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::{
     error::AppError,
+    limits,
     server::tap::RawHead,
     state::AppState,
     store::{valid_bin_id, Outcome},
@@ -32,9 +33,11 @@ struct Stored<'a> {
 }
 
 /// First path segments that are routes, not bins (bin ids are UUIDs, so they never collide).
-const ROUTES: [&str; 7] = [
+const ROUTES: [&str; 9] = [
     "",
     "healthz",
+    "login",
+    "logout",
     "static",
     "api",
     "bins",
@@ -55,6 +58,34 @@ pub(crate) fn too_large_message(size: u64, max: u64) -> String {
     )
 }
 
+/// What a capture's query string asks of binspector itself; a query that is not valid
+/// form encoding asks nothing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CaptureQuery {
+    /// `?inspect` (RequestBin's way to open the inspect page).
+    pub inspect: bool,
+    /// `?validationToken=T`: the URL validation of Kaizala and Microsoft Graph.
+    pub validation_token: Option<String>,
+}
+
+impl CaptureQuery {
+    /// Reads the query string of a capture URL.
+    pub fn parse(query: &str) -> CaptureQuery {
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        let mut parsed = CaptureQuery::default();
+        for (key, value) in params {
+            match key.as_str() {
+                "inspect" => parsed.inspect = true,
+                "validationToken" if parsed.validation_token.is_none() => {
+                    parsed.validation_token = Some(value);
+                }
+                _ => {}
+            }
+        }
+        parsed
+    }
+}
+
 /// `ANY /{bin}` and `ANY /{bin}/{any/sub/path}`: every path no other route took.
 #[tracing::instrument(name = "capture", skip_all, fields(bin = tracing::field::Empty))]
 pub async fn capture(
@@ -67,17 +98,21 @@ pub async fn capture(
         return Err(AppError::BinNotFound);
     }
     tracing::Span::current().record("bin", bin_id);
-    let params: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    if req.method() == Method::GET && params.iter().any(|(key, _)| key == "inspect") {
+    let CaptureQuery {
+        inspect,
+        validation_token: token,
+    } = CaptureQuery::parse(req.query_string());
+    if req.method() == Method::GET && inspect {
         return Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/inspect/{bin_id}")))
             .finish());
     }
-    let token = params
-        .into_iter()
-        .find(|(key, _)| key == "validationToken")
-        .map(|(_, value)| value);
+    if let Some(limiter) = &state.limits.capture {
+        let key = uuid::Uuid::try_parse(bin_id).map_or(0, |id| id.as_u128());
+        if let Err(wait) = limiter.check(&key) {
+            return Err(over_limit(&state, bin_id, wait).await);
+        }
+    }
 
     // A WebSocket upgrade or a CONNECT hands the connection over to another protocol, so what
     // follows the head is not a body: capture the head alone, answer at once, and close.
@@ -151,6 +186,29 @@ pub async fn capture(
             bin_id,
         }),
     })
+}
+
+/// A capture over `--capture-limit`: not stored, counted on its bin, answered 429 (a bin that
+/// does not exist is a 404 as always).
+async fn over_limit(state: &AppState, bin_id: &str, wait: std::time::Duration) -> AppError {
+    match state.store.bin(bin_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return AppError::BinNotFound,
+        Err(err) => return err.into(),
+    }
+    state.store.activity().dropped(bin_id);
+    let rate = state
+        .config
+        .capture_limit
+        .0
+        .map(|rate| rate.to_string())
+        .unwrap_or_default();
+    AppError::RateLimited {
+        message: format!(
+            "this bin takes at most {rate} requests (--capture-limit); this one was not stored"
+        ),
+        retry_after: limits::retry_after_secs(wait),
+    }
 }
 
 /// Whether actix-http reads what follows the head as the connection's remainder instead of a

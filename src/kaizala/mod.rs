@@ -97,7 +97,10 @@ pub fn recognise_bytes(body: &[u8]) -> Option<KaizalaEvent> {
         #[serde(rename = "objectId")]
         object_id: Option<Value>,
     }
-    let probe: Probe = serde_json::from_slice(body).ok()?;
+    // serde_json skips the fields it ignores without checking their UTF-8, so a body that is
+    // not text would be recognised here and not by `recognise` (found by the fuzz target).
+    let text = std::str::from_utf8(body).ok()?;
+    let probe: Probe = serde_json::from_str(text).ok()?;
     from_fields(
         probe.event_type.as_ref(),
         probe.event_id.as_ref(),
@@ -274,6 +277,16 @@ mod tests {
         }
         assert_eq!(recognise_bytes(deep.as_bytes()), None);
         assert_eq!(recognise_bytes(b"{not json}"), None);
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_not_an_event() {
+        // fuzz/artifacts/kaizala/crash-69b9dcba: bad UTF-8 inside a field the probe skips.
+        let mut body = br#"{"objectType":"Group","objectId":"g","eventType":"SurveyResponse","eventId":"e","data":{"title":""#.to_vec();
+        body.extend_from_slice(&[0xb3, 0x99]);
+        body.extend_from_slice(br#""}}"#);
+        assert!(serde_json::from_slice::<Value>(&body).is_err());
+        assert_eq!(recognise_bytes(&body), None);
     }
 
     #[test]

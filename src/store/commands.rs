@@ -13,7 +13,7 @@ pub(super) async fn run(
 ) -> Result<Option<u64>, sqlx::Error> {
     let rows = match command {
         Command::CreateBin { id, created_at } => {
-            sqlx::query("INSERT INTO bins (id, created_at) VALUES (?, ?)")
+            sqlx::query("INSERT INTO bins (id, created_at, active_at) VALUES (?1, ?2, ?2)")
                 .bind(id)
                 .bind(created_at)
                 .execute(&mut *conn)
@@ -90,10 +90,55 @@ pub(super) async fn run(
             .await?
             .rows_affected()
         }
-        Command::Vacuum { pages } => {
-            sqlx::query(&format!("PRAGMA incremental_vacuum({pages})"))
-                .execute(&mut *conn)
+        Command::Shed { limit } => sqlx::query(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY id LIMIT ?)",
+        )
+        .bind(limit)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+        Command::DeleteIdle { before, limit } => sqlx::query(
+            "DELETE FROM bins WHERE key IN \
+             (SELECT key FROM bins WHERE active_at < ? ORDER BY active_at LIMIT ?)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+        Command::Activity {
+            at,
+            visited,
+            dropped,
+        } => {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            for id in visited {
+                sqlx::query("UPDATE bins SET active_at = MAX(active_at, ?) WHERE id = ?")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (id, drops) in dropped {
+                sqlx::query(
+                    "UPDATE bins SET dropped_count = dropped_count + ?, \
+                     dropped_since = COALESCE(dropped_since, ?) WHERE id = ?",
+                )
+                .bind(i64::try_from(drops.count).unwrap_or(i64::MAX))
+                .bind(drops.since)
+                .bind(id)
+                .execute(&mut *tx)
                 .await?;
+            }
+            tx.commit().await?;
+            0
+        }
+        Command::Vacuum { pages } => {
+            let pragma = match pages {
+                Some(pages) => format!("PRAGMA incremental_vacuum({pages})"),
+                None => "PRAGMA incremental_vacuum".to_owned(),
+            };
+            sqlx::query(&pragma).execute(&mut *conn).await?;
             0
         }
         Command::Probe { at } => sqlx::query(

@@ -3,6 +3,7 @@
 //! All writes go through one writer task (see [`writer`]); reads use a separate pool, so
 //! a page being rendered never waits for a capture and a capture never waits for a page.
 
+mod activity;
 mod checkpoint;
 mod commands;
 mod health;
@@ -22,10 +23,11 @@ use sqlx::{
     ConnectOptions, Connection, SqliteConnection, SqlitePool,
 };
 
+pub use activity::{Activity, Drops};
 pub use health::Health;
 pub use live::{Arrival, LiveArrivals};
 pub use queries::Listing;
-pub use sweeper::spawn_sweeper;
+pub use sweeper::{spawn_sweeper, SweepPolicy};
 pub use writer::{Command, WriterError, WriterHandle};
 
 use crate::{headers::HeaderPair, kaizala::KaizalaEvent};
@@ -96,6 +98,10 @@ pub struct BinRecord {
     pub id: String,
     pub created_at: i64,
     pub request_count: i64,
+    /// Captures refused by the rate limit (written ones; see [`Store::drops`]).
+    pub dropped_count: i64,
+    /// When the first of them was refused (Unix ms).
+    pub dropped_since: Option<i64>,
 }
 
 /// A captured request as stored, with its duplicate lookup resolved.
@@ -138,6 +144,7 @@ pub struct Store {
     writer: WriterHandle,
     live: Arc<live::Hub>,
     health: Arc<Health>,
+    activity: Arc<Activity>,
 }
 
 impl Store {
@@ -196,6 +203,7 @@ impl Store {
             writer,
             live,
             health,
+            activity: Arc::default(),
         })
     }
 
@@ -207,6 +215,26 @@ impl Store {
     /// Subscribes to the arrivals (after their commit) of one bin, for its live page.
     pub fn subscribe(&self, bin_id: &str) -> LiveArrivals {
         self.live.subscribe(bin_id)
+    }
+
+    /// Visits and rate-limit refusals waiting for the next sweep.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// The captures the rate limit refused in a bin, written and pending together.
+    pub fn drops(&self, bin: &BinRecord) -> Option<Drops> {
+        let written = (bin.dropped_count > 0).then(|| Drops {
+            count: u64::try_from(bin.dropped_count).unwrap_or(0),
+            since: bin.dropped_since.unwrap_or(bin.created_at),
+        });
+        match (written, self.activity.pending_drops(&bin.id)) {
+            (Some(written), Some(pending)) => Some(Drops {
+                count: written.count + pending.count,
+                since: written.since.min(pending.since),
+            }),
+            (written, pending) => written.or(pending),
+        }
     }
 
     /// What the health check looks at.

@@ -15,6 +15,9 @@ const META_COLUMNS: &str = "r.seq, r.received_at, r.outcome, r.method, r.path, r
     (SELECT MIN(d.seq) FROM requests d WHERE d.bin_key = r.bin_key \
         AND d.kz_event_id = r.kz_event_id AND d.seq < r.seq) AS duplicate_of";
 
+/// Columns of a bin, for [`bin_from_row`].
+const BIN_COLUMNS: &str = "key, id, created_at, request_count, dropped_count, dropped_since";
+
 /// Which rows of a bin a listing wants.
 #[derive(Debug, Clone, Default)]
 pub struct Listing<'a> {
@@ -39,7 +42,7 @@ impl Store {
 
     /// One bin, if it exists.
     pub async fn bin(&self, id: &str) -> Result<Option<BinRecord>, sqlx::Error> {
-        sqlx::query("SELECT key, id, created_at, request_count FROM bins WHERE id = ?")
+        sqlx::query(&format!("SELECT {BIN_COLUMNS} FROM bins WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.read)
             .await?
@@ -52,9 +55,8 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = sqlx::QueryBuilder::new(
-            "SELECT key, id, created_at, request_count FROM bins WHERE id IN (",
-        );
+        let mut query =
+            sqlx::QueryBuilder::new(format!("SELECT {BIN_COLUMNS} FROM bins WHERE id IN ("));
         let mut list = query.separated(", ");
         for id in ids {
             list.push_bind(id);
@@ -196,6 +198,18 @@ impl Store {
     }
 
     /// Pages on SQLite's free list: space freed by deletes, reused before the file grows.
+    /// The database file's size in bytes, and how many of them are free pages.
+    pub async fn file_size(&self) -> Result<(u64, u64), sqlx::Error> {
+        let (pages, free, page_size): (i64, i64, i64) = sqlx::query_as(
+            "SELECT p.page_count, f.freelist_count, s.page_size \
+             FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        let bytes = |pages: i64| u64::try_from(pages * page_size).unwrap_or(0);
+        Ok((bytes(pages), bytes(free)))
+    }
+
     pub async fn free_pages(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("PRAGMA freelist_count")
             .fetch_one(&self.read)
@@ -209,6 +223,8 @@ fn bin_from_row(row: &SqliteRow) -> Result<BinRecord, sqlx::Error> {
         id: row.try_get("id")?,
         created_at: row.try_get("created_at")?,
         request_count: row.try_get("request_count")?,
+        dropped_count: row.try_get("dropped_count")?,
+        dropped_since: row.try_get("dropped_since")?,
     })
 }
 

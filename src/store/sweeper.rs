@@ -1,12 +1,13 @@
-//! The retention sweeper: trims bins over their cap and expires old requests, in small
-//! batches sent through the writer's queue so captures interleave and never stall.
+//! The sweeper: trims bins over their cap, expires old requests, keeps the database under its
+//! quota, deletes idle bins and writes out the visits and refusals gathered in memory, in
+//! small batches sent through the writer's queue so captures interleave and never stall.
 
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
 use super::{Command, Store, WriterError};
-use crate::clock;
+use crate::{clock, config::Config};
 
 /// Why a sweep stopped early (the next one tries again).
 #[derive(Debug, thiserror::Error)]
@@ -24,22 +25,66 @@ const FREE_PAGES_KEPT: i64 = 2_048;
 /// Pages given back per sweep.
 const VACUUM_PAGES: u32 = 512;
 
-/// Starts the sweeper: every `every`, enforce `keep` requests per bin (0 = no cap) and the
-/// `retention` window (None = forever).
-pub fn spawn_sweeper(
-    store: Store,
-    keep: u64,
-    retention: Option<Duration>,
-    every: Duration,
-) -> JoinHandle<()> {
+/// The quota is met by removing requests until this share of it is used, so that a database at
+/// its quota is not trimmed again on every sweep.
+const QUOTA_TARGET_PERCENT: u64 = 90;
+
+/// What the sweeper enforces.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SweepPolicy {
+    /// Requests kept per bin (0 = no cap).
+    pub keep: u64,
+    /// Requests older than this are removed.
+    pub retention: Option<Duration>,
+    /// The database file stays under this many bytes.
+    pub max_db_size: Option<u64>,
+    /// Bins with no capture and no visit for this long are deleted.
+    pub bin_retention: Option<Duration>,
+}
+
+impl SweepPolicy {
+    pub fn from_config(config: &Config) -> SweepPolicy {
+        SweepPolicy {
+            keep: config.max_requests_per_bin,
+            retention: config.retention(),
+            max_db_size: config.max_db_size(),
+            bin_retention: config.bin_retention(),
+        }
+    }
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Requests over a bin's cap or past the retention window.
+    pub expired: u64,
+    /// The oldest requests, removed to stay under the quota.
+    pub shed: u64,
+    /// Idle bins.
+    pub bins: u64,
+}
+
+/// Starts the sweeper: every `every`, one [`Store::sweep`].
+pub fn spawn_sweeper(store: Store, policy: SweepPolicy, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match store.sweep(keep, retention).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "sweeper removed old requests"),
+            match store.sweep(&policy).await {
+                Ok(swept) if swept == Swept::default() => {}
+                Ok(Swept {
+                    expired,
+                    shed,
+                    bins,
+                }) => {
+                    tracing::info!(
+                        expired,
+                        shed,
+                        bins,
+                        "sweeper removed old requests and idle bins"
+                    );
+                }
                 Err(err) => tracing::warn!(error = %err, "sweep failed; will retry"),
             }
         }
@@ -47,8 +92,102 @@ pub fn spawn_sweeper(
 }
 
 impl Store {
-    /// One sweep: returns how many requests it removed.
-    pub async fn sweep(&self, keep: u64, retention: Option<Duration>) -> Result<u64, SweepError> {
+    /// One sweep: writes out visits and refusals, then enforces the policy.
+    pub async fn sweep(&self, policy: &SweepPolicy) -> Result<Swept, SweepError> {
+        self.write_activity().await?;
+        let mut swept = Swept {
+            expired: self.expire(policy.keep, policy.retention).await?,
+            ..Swept::default()
+        };
+        if let Some(idle) = policy.bin_retention {
+            swept.bins = self.delete_idle_bins(idle).await?;
+        }
+        match policy.max_db_size {
+            Some(quota) => swept.shed = self.keep_under(quota).await?,
+            None => self.return_free_pages().await?,
+        }
+        Ok(swept)
+    }
+
+    async fn write_activity(&self) -> Result<(), SweepError> {
+        let pending = self.activity().take();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.writer()
+            .run(Command::Activity {
+                at: clock::now_millis(),
+                visited: pending.visited.into_iter().collect(),
+                dropped: pending.dropped.into_iter().collect(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_idle_bins(&self, idle: Duration) -> Result<u64, SweepError> {
+        let before = clock::now_millis() - i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let mut removed = 0;
+        loop {
+            let rows = self
+                .writer()
+                .run(Command::DeleteIdle {
+                    before,
+                    limit: SWEEP_BATCH,
+                })
+                .await?;
+            removed += rows;
+            if rows < u64::from(SWEEP_BATCH) {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Removes the oldest requests of all bins until the used pages fit well under `quota`,
+    /// then gives the freed pages back so the file itself shrinks under it.
+    async fn keep_under(&self, quota: u64) -> Result<u64, SweepError> {
+        let target = quota / 100 * QUOTA_TARGET_PERCENT;
+        let (mut size, mut free) = self.file_size().await?;
+        if size <= quota {
+            self.return_free_pages().await?;
+            return Ok(0);
+        }
+        let mut shed = 0;
+        while size - free > target {
+            let rows = self
+                .writer()
+                .run(Command::Shed { limit: SWEEP_BATCH })
+                .await?;
+            shed += rows;
+            if rows == 0 {
+                break;
+            }
+            (size, free) = self.file_size().await?;
+        }
+        if shed > 0 {
+            tracing::warn!(
+                shed,
+                quota,
+                "the database reached --max-db-size; removed its oldest requests"
+            );
+        }
+        self.writer().run(Command::Vacuum { pages: None }).await?;
+        Ok(shed)
+    }
+
+    /// Gives some free pages back once more than a few are kept for reuse.
+    async fn return_free_pages(&self) -> Result<(), SweepError> {
+        if self.free_pages().await? > FREE_PAGES_KEPT {
+            self.writer()
+                .run(Command::Vacuum {
+                    pages: Some(VACUUM_PAGES),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Trims bins over `keep` and expires requests past `retention`; returns how many.
+    async fn expire(&self, keep: u64, retention: Option<Duration>) -> Result<u64, SweepError> {
         let mut removed = 0;
         if keep > 0 {
             for bin_id in self.bins_over(keep).await? {
@@ -91,13 +230,6 @@ impl Store {
                     break;
                 }
             }
-        }
-        if self.free_pages().await? > FREE_PAGES_KEPT {
-            self.writer()
-                .run(Command::Vacuum {
-                    pages: VACUUM_PAGES,
-                })
-                .await?;
         }
         Ok(removed)
     }

@@ -23,7 +23,8 @@ use tokio::{
 };
 
 use super::{
-    checkpoint, commands, health::Health, live::Hub, Arrival, NewRequest, BODY_HEAD, MAX_BATCH,
+    checkpoint, commands, health::Health, live::Hub, Arrival, Drops, NewRequest, BODY_HEAD,
+    MAX_BATCH,
 };
 
 /// Columns of one captured row, in the order the INSERT binds them (see [`bind_capture`]).
@@ -87,9 +88,24 @@ pub enum Command {
         before: i64,
         limit: u32,
     },
-    /// Gives up to `pages` free pages back to the file system.
+    /// Removes up to `limit` of the oldest requests of all bins (the disk quota).
+    Shed {
+        limit: u32,
+    },
+    /// Deletes up to `limit` bins not captured into or visited since `before`.
+    DeleteIdle {
+        before: i64,
+        limit: u32,
+    },
+    /// Writes the visits and rate-limit refusals gathered since the last sweep.
+    Activity {
+        at: i64,
+        visited: Vec<String>,
+        dropped: Vec<(String, Drops)>,
+    },
+    /// Gives up to `pages` free pages back to the file system (`None`: all of them).
     Vacuum {
-        pages: u32,
+        pages: Option<u32>,
     },
     /// Rewrites one row with a capture-sized payload, so the health check learns whether
     /// writes still land.

@@ -1,39 +1,12 @@
 //! Re-reads `--tls-cert`/`--tls-key` when they change on disk (a certbot renewal, say) and
 //! swaps the new pair in; a half-written or mismatched pair is refused and the old one serves on.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use tokio::task::JoinHandle;
 
 use super::{load_pair, Certificates, Source};
-
-/// What identifies one version of a file: a rewrite in place changes the time or size, a
-/// replacement (certbot moves a symlink) changes the inode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Version {
-    modified: Option<SystemTime>,
-    len: u64,
-    inode: u64,
-}
-
-fn version(path: &Path) -> Option<Version> {
-    // `metadata` follows symlinks, so a moved link shows the file it now points at.
-    let meta = fs::metadata(path).ok()?;
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-    #[cfg(not(unix))]
-    let inode = 0;
-    Some(Version {
-        modified: meta.modified().ok(),
-        len: meta.len(),
-        inode,
-    })
-}
+use crate::file_version::FileVersion;
 
 /// Checks the pair every `interval` and swaps in each new version that loads.
 pub fn watch(
@@ -43,7 +16,7 @@ pub fn watch(
     interval: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let versions = || (version(&cert_path), version(&key_path));
+        let versions = || (FileVersion::of(&cert_path), FileVersion::of(&key_path));
         // The pair loaded at startup is the one being served.
         let mut seen = versions();
         let mut ticks = tokio::time::interval(interval);

@@ -15,6 +15,7 @@ use crate::{
     budget::Reservation,
     clock,
     error::AppError,
+    limits,
     state::AppState,
     store::{new_bin_id, BinRecord, Command, Listing, StoredRequest, BODY_HEAD},
 };
@@ -59,8 +60,20 @@ pub(super) fn listing_prefix(limit: u32) -> usize {
     (LISTING_BODY_BUDGET / limit.max(1) as usize).min(BODY_HEAD)
 }
 
-/// Creates a bin and returns its record.
-pub(super) async fn create(state: &AppState) -> Result<BinRecord, AppError> {
+/// Creates a bin for the client of `req`, within `--create-limit`, and returns its record.
+pub(super) async fn create(req: &HttpRequest, state: &AppState) -> Result<BinRecord, AppError> {
+    let client = state.client_ip(req.peer_addr(), req.headers());
+    if let (Some(limiter), Some(rate), Some(client)) =
+        (&state.limits.create, state.config.create_limit.0, client)
+    {
+        limiter.check(&limits::client_key(client)).map_err(|wait| {
+            tracing::info!(client = %client, "bin creation refused by --create-limit");
+            AppError::RateLimited {
+                message: format!("this address has created as many bins as it may ({rate})"),
+                retry_after: limits::retry_after_secs(wait),
+            }
+        })?;
+    }
     let id = new_bin_id();
     let created_at = clock::now_millis();
     state
@@ -114,8 +127,8 @@ async fn create_bin(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let bin = create(&state).await?;
-    let view = BinJson::new(&bin, &origin::base_url(&req, &state), false);
+    let bin = create(&req, &state).await?;
+    let view = BinJson::new(&bin, &origin::base_url(&req, &state), None);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/bins/{}", bin.id)))
         .json(view))
@@ -126,7 +139,9 @@ async fn get_bin(
     Bin(bin): Bin,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(BinJson::new(&bin, &origin::base_url(&req, &state), true)))
+    let drops = state.store.drops(&bin);
+    let view = BinJson::new(&bin, &origin::base_url(&req, &state), Some(drops));
+    Ok(HttpResponse::Ok().json(view))
 }
 
 async fn delete_bin(Bin(bin): Bin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -96,10 +96,11 @@ pub async fn html_errors(
             .unwrap_or("error")
             .to_ascii_lowercase(),
     };
-    let kept: Vec<(header::HeaderName, HeaderValue)> = [header::RETRY_AFTER, header::ALLOW]
-        .into_iter()
-        .filter_map(|name| Some((name.clone(), response.headers().get(&name)?.clone())))
-        .collect();
+    let kept: Vec<(header::HeaderName, HeaderValue)> =
+        [header::RETRY_AFTER, header::ALLOW, header::WWW_AUTHENTICATE]
+            .into_iter()
+            .filter_map(|name| Some((name.clone(), response.headers().get(&name)?.clone())))
+            .collect();
     let closes =
         response.response().head().connection_type() == actix_web::http::ConnectionType::Close;
     let mut page = HttpResponse::build(status);

@@ -33,8 +33,10 @@ impl FromRequest for Bin {
                 return Err(AppError::BinNotFound);
             }
             let state = state.ok_or(AppError::NotFound)?;
-            let bin = state.store.bin(&id).await?;
-            bin.map(Bin).ok_or(AppError::BinNotFound)
+            let bin = state.store.bin(&id).await?.ok_or(AppError::BinNotFound)?;
+            // A page or API call that names the bin keeps it from --bin-retention.
+            state.store.activity().visited(&bin.id);
+            Ok(Bin(bin))
         })
     }
 }
@@ -74,7 +76,8 @@ struct RawListParams {
 }
 
 impl ListParams {
-    fn parse(query: &str) -> Result<ListParams, AppError> {
+    /// Parses and checks a query string.
+    pub fn parse(query: &str) -> Result<ListParams, AppError> {
         let raw: RawListParams = serde_urlencoded::from_str(query)
             .map_err(|err| AppError::BadRequest(format!("the query string is not valid: {err}")))?;
         let limit = match raw.limit.as_deref() {

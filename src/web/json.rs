@@ -10,7 +10,7 @@ use crate::{
     budget::Reservation,
     clock,
     headers::HeaderPair,
-    store::{BinRecord, StoredRequest},
+    store::{BinRecord, Drops, StoredRequest},
 };
 
 /// Body bytes encoded per piece (a multiple of 3, so base64 pieces join without padding).
@@ -25,17 +25,27 @@ pub struct BinJson {
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_count: Option<i64>,
+    /// Captures refused by `--capture-limit` (not stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_count: Option<u64>,
+    /// When the first of them was refused; `null` while none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_since: Option<Option<String>>,
 }
 
 impl BinJson {
-    /// The bin's JSON; `base` is the base of capture URLs.
-    pub fn new(bin: &BinRecord, base: &str, with_count: bool) -> Self {
+    /// The bin's JSON; `base` is the base of capture URLs. With `counts` (the bin's refused
+    /// captures, if any), the counts are included: a new bin's answer leaves them out.
+    pub fn new(bin: &BinRecord, base: &str, counts: Option<Option<Drops>>) -> Self {
         BinJson {
             id: bin.id.clone(),
             capture_url: format!("{base}/{}", bin.id),
             inspect_url: format!("{base}/inspect/{}", bin.id),
             created_at: clock::rfc3339_millis(bin.created_at),
-            request_count: with_count.then_some(bin.request_count),
+            request_count: counts.map(|_| bin.request_count),
+            dropped_count: counts.map(|drops| drops.map_or(0, |drops| drops.count)),
+            dropped_since: counts
+                .map(|drops| drops.map(|drops| clock::rfc3339_millis(drops.since))),
         }
     }
 }

@@ -6,11 +6,13 @@ mod errors;
 mod events;
 mod extract;
 mod json;
+mod login;
 pub mod origin;
 mod pages;
 mod view;
 
 pub use errors::{html_errors, security_headers};
+pub use extract::{ListParams, DEFAULT_LIMIT, MAX_LIMIT};
 pub use view::{human_size, RequestCard};
 
 use std::path::Path;
@@ -49,6 +51,7 @@ pub fn app(
         .app_data(web::JsonConfig::default().error_handler(|err, _| {
             AppError::BadRequest(format!("the JSON body is not valid: {err}")).into()
         }))
+        .wrap(middleware::from_fn(crate::access::require_access))
         .wrap(middleware::from_fn(errors::raw_heads))
         .wrap(middleware::from_fn(html_errors))
         .wrap(middleware::from_fn(errors::hsts))
@@ -81,6 +84,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                 .wrap(middleware::DefaultHeaders::new().add(("Cache-Control", "no-cache")))
                 .service(actix_files::Files::new("", static_dir).prefer_utf8(true)),
         )
+        .service(
+            resource("/login", "GET, HEAD, POST")
+                .route(read().to(login::login_form))
+                .route(web::post().to(login::login)),
+        )
+        .service(resource("/logout", "POST").route(web::post().to(login::logout)))
         .service(api::scope())
         .service(resource("/", "GET, HEAD").route(read().to(pages::home)))
         .service(resource("/bins", "POST").route(web::post().to(pages::create_bin)))

@@ -7,7 +7,9 @@
 
 use actix_web::{http::header, web, HttpRequest};
 
-use crate::{config::valid_authority, proxy::Proxied, server::Conn, state::AppState};
+use crate::{
+    config::valid_authority, error::AppError, proxy::Proxied, server::Conn, state::AppState,
+};
 
 /// What a trusted proxy in front of this request says (nothing, from anyone else).
 fn proxied<T>(req: &HttpRequest, read: impl FnOnce(&Proxied<'_>) -> Option<T>) -> Option<T> {
@@ -79,6 +81,23 @@ fn host(req: &HttpRequest) -> String {
 /// Quotes `text` as one word for a POSIX shell: `'…'`, with each `'` written as `'\''`.
 pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// Refuses state-changing forms sent from another site (the browser says where a form came from).
+pub fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            _ => Err(AppError::CrossSite),
+        };
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        // No Origin and no Sec-Fetch-Site: not a browser form, so not a forged one.
+        None => Ok(()),
+        Some(sent) if sent == base_url(req, state) || sent == request_origin(req) => Ok(()),
+        Some(_) => Err(AppError::CrossSite),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::{
     api::{create, listing_prefix, whole_request},
     extract::{Bin, ListParams, RequestId},
     origin,
-    view::RequestCard,
+    view::{human_size, RequestCard},
 };
 use crate::{
     clock,
@@ -45,6 +45,14 @@ pub struct BinRow {
 #[template(path = "home.html")]
 struct HomePage {
     bins: Vec<BinRow>,
+    /// No access token: anyone with a bin's URL can read it.
+    open: bool,
+    /// The database file's size.
+    database_size: String,
+    /// `--max-db-size`, if set.
+    quota: Option<String>,
+    /// How full the quota is, in percent.
+    quota_used: u64,
 }
 
 /// A filter chip: one Kaizala event type present in the bin.
@@ -65,6 +73,8 @@ struct InspectPage {
     /// Why senders that verify TLS cannot deliver to the capture URL, if they cannot.
     unreachable: Option<Unreachable>,
     curl_line: String,
+    /// Captures refused by `--capture-limit`, and since when.
+    dropped: Option<(u64, String)>,
     registration: Tokens,
     chips: Vec<Chip>,
     filter: Option<String>,
@@ -97,13 +107,13 @@ pub struct ErrorPage {
 }
 
 /// An HTML answer.
-fn html(body: String) -> HttpResponse {
+pub(super) fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(body)
 }
 
-fn see_other(location: String) -> HttpResponse {
+pub(super) fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
@@ -134,27 +144,6 @@ fn bins_cookie(req: &HttpRequest, ids: &[String]) -> Cookie<'static> {
         .finish()
 }
 
-/// Refuses state-changing forms sent from another site (the browser says where a form came from).
-fn same_origin(req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
-    let headers = req.headers();
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return match site {
-            "same-origin" | "none" => Ok(()),
-            _ => Err(AppError::CrossSite),
-        };
-    }
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        // No Origin and no Sec-Fetch-Site: not a browser form, so not a forged one.
-        None => Ok(()),
-        Some(sent)
-            if sent == origin::base_url(req, state) || sent == origin::request_origin(req) =>
-        {
-            Ok(())
-        }
-        Some(_) => Err(AppError::CrossSite),
-    }
-}
-
 /// `GET /`
 pub(super) async fn home(
     req: HttpRequest,
@@ -171,7 +160,17 @@ pub(super) async fn home(
             request_count: bin.request_count,
         })
         .collect();
-    Ok(html(HomePage { bins }.render()?))
+    let (size, _free) = state.store.file_size().await?;
+    let quota = state.config.max_db_size();
+    let size_text = |bytes: u64| human_size(i64::try_from(bytes).unwrap_or(i64::MAX));
+    let page = HomePage {
+        bins,
+        open: state.access.is_none(),
+        database_size: size_text(size),
+        quota: quota.map(size_text),
+        quota_used: quota.map_or(0, |quota| size.saturating_mul(100) / quota.max(1)),
+    };
+    Ok(html(page.render()?))
 }
 
 /// `POST /bins`: create a bin, remember it in the cookie, go to its page.
@@ -179,8 +178,8 @@ pub(super) async fn create_bin(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    same_origin(&req, &state)?;
-    let bin = create(&state).await?;
+    origin::same_origin(&req, &state)?;
+    let bin = create(&req, &state).await?;
     let mut ids = vec![bin.id.clone()];
     ids.extend(remembered_bins(&req).into_iter().take(BINS_REMEMBERED - 1));
     let mut response = see_other(format!("/inspect/{}", bin.id));
@@ -222,6 +221,10 @@ pub(super) async fn inspect(
     let capture_url = format!("{}/{}", origin::base_url(&req, &state), bin.id);
     let unreachable = Unreachable::find(&req, &state, &capture_url);
     let self_signed = unreachable == Some(Unreachable::SelfSigned);
+    let dropped = state
+        .store
+        .drops(&bin)
+        .map(|drops| (drops.count, clock::rfc3339_millis(drops.since)));
     // Building the cards and the page is the costly part; it runs off the threads that
     // answer captures.
     let body = web::block(move || {
@@ -242,6 +245,7 @@ pub(super) async fn inspect(
             short_id: bin.id.chars().take(8).collect(),
             total: bin.request_count,
             curl_line: curl_line(&capture_url, self_signed),
+            dropped,
             registration: registration_tokens(&capture_url),
             capture_url,
             unreachable,
@@ -347,9 +351,18 @@ pub(super) async fn inspect_request(
     RequestId(id): RequestId,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (request, reservation) = whole_request(&req, &state, &bin, id).await?;
+    let (mut request, reservation) = whole_request(&req, &state, &bin, id).await?;
+    // `?decoded`: the body with its Content-Encoding undone, computed now and never stored.
+    let decoded = req
+        .query_string()
+        .split('&')
+        .any(|param| param == "decoded");
     let body = web::block(move || {
-        let card = RequestCard::new(request, clock::now_millis(), render::MAX_TEXT);
+        let encoded = decoded.then(|| std::mem::take(&mut request.body));
+        let mut card = RequestCard::new(request, clock::now_millis(), render::MAX_TEXT);
+        if let Some(encoded) = encoded {
+            card.show_decoded(&encoded);
+        }
         drop(reservation);
         RequestPage { card }.render()
     })
@@ -378,7 +391,7 @@ pub(super) async fn card_fragment(
 
 /// Runs a bin form's command after the same-origin check.
 async fn bin_form(req: &HttpRequest, state: &AppState, command: Command) -> Result<(), AppError> {
-    same_origin(req, state)?;
+    origin::same_origin(req, state)?;
     state.store.writer().run(command).await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! here is data; the templates escape it on the way out.
 
 use crate::{
-    clock,
+    clock, decode,
     headers::HeaderPair,
     kaizala::{
         summary::{summarise, Summary},
@@ -47,7 +47,24 @@ pub struct RequestCard {
     pub shown_kib: usize,
     /// Open the body section unless a Kaizala summary already says what it holds.
     pub body_open: bool,
+    /// The `Content-Encoding` the body was sent (and is stored) with, if any.
+    pub encoding: Option<String>,
+    /// Set when `body` shows the body with its encoding undone.
+    pub decoded: Option<DecodedNote>,
 }
+
+/// What a card says about a body it shows decoded.
+pub struct DecodedNote {
+    pub size: String,
+    /// The decoded body goes on beyond [`decode::MAX_DECODED`].
+    pub truncated: bool,
+    /// Why decoding stopped early (the bytes before are shown), or could not start.
+    pub error: Option<String>,
+}
+
+/// Kaizala summaries are read from bodies up to this size; events are a few KiB, and a larger
+/// document would cost a tree many times its size.
+const MAX_SUMMARISED: usize = 256 * 1024;
 
 /// A header field as a card shows it.
 pub struct ShownHeader {
@@ -90,8 +107,9 @@ impl RequestCard {
             family: Family::of(&event.event_type).name(),
             duplicate_of: request.duplicate_of,
             // A summary needs the whole document; a card of a cut body shows it raw instead.
-            summary: serde_json::from_slice(&request.body)
-                .ok()
+            summary: (request.body.len() <= MAX_SUMMARISED)
+                .then(|| serde_json::from_slice(&request.body).ok())
+                .flatten()
                 .and_then(|value| summarise(&value)),
         });
         let callback_token = request
@@ -99,6 +117,12 @@ impl RequestCard {
             .iter()
             .find(|pair| pair.name == CALLBACK_TOKEN_HEADER)
             .map(|pair| pair.text().into_owned());
+        let encoding = request
+            .headers
+            .iter()
+            .find(|pair| pair.name == "content-encoding")
+            .map(|pair| pair.text().trim().to_owned())
+            .filter(|value| !value.is_empty() && !value.eq_ignore_ascii_case("identity"));
         let query_params = serde_urlencoded::from_str(&request.query).unwrap_or_default();
         // A binary body's hex view says itself how much it shows.
         let body_cut = match body {
@@ -132,7 +156,43 @@ impl RequestCard {
             body,
             body_cut,
             shown_kib: max / 1024,
+            encoding,
+            decoded: None,
         }
+    }
+
+    /// Shows `body` (the card's whole stored body) with its `Content-Encoding` undone, at most
+    /// [`decode::MAX_DECODED`] bytes of it.
+    pub fn show_decoded(&mut self, body: &[u8]) {
+        let Some(encoding) = &self.encoding else {
+            return;
+        };
+        let decoded = match decode::codings(encoding) {
+            Ok(codings) => decode::decode(&codings, body, decode::MAX_DECODED),
+            Err(error) => decode::Decoded {
+                bytes: Vec::new(),
+                truncated: false,
+                error: Some(error),
+            },
+        };
+        self.body = render::view(self.content_type.as_deref(), &decoded.bytes);
+        let view_cut = matches!(
+            self.body,
+            BodyView::Json {
+                truncated: true,
+                ..
+            } | BodyView::Text {
+                truncated: true,
+                ..
+            }
+        );
+        self.body_cut = decoded.truncated || view_cut;
+        self.body_open = true;
+        self.decoded = Some(DecodedNote {
+            size: human_size(i64::try_from(decoded.bytes.len()).unwrap_or(i64::MAX)),
+            truncated: decoded.truncated,
+            error: decoded.error,
+        });
     }
 }
 
@@ -157,8 +217,10 @@ pub fn human_size(bytes: i64) -> String {
         format!("{bytes} B")
     } else if value < KIB * KIB {
         format!("{:.1} KiB", value / KIB)
-    } else {
+    } else if value < KIB * KIB * KIB {
         format!("{:.1} MiB", value / (KIB * KIB))
+    } else {
+        format!("{:.1} GiB", value / (KIB * KIB * KIB))
     }
 }
 

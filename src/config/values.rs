@@ -1,174 +1,8 @@
-//! Command-line flags and their `BINSPECTOR_*` environment variables, validated once at startup.
+//! Parsers for flag values: sizes, durations, rates, DNS names, address ranges, URLs.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{num::NonZeroU32, time::Duration};
 
-use clap::Parser;
 use ipnet::IpNet;
-
-/// Let's Encrypt's production directory, the default ACME CA.
-pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
-
-/// Everything binspector can be told at startup. Each flag also reads `BINSPECTOR_<NAME>`.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "binspector",
-    version,
-    about = "A self-hosted request inspector for webhooks (Microsoft Kaizala aware)."
-)]
-pub struct Config {
-    /// HTTPS listener address.
-    #[arg(long, env = "BINSPECTOR_LISTEN", default_value = "0.0.0.0:8443")]
-    pub listen: SocketAddr,
-
-    /// Optional plain-HTTP listener address (behind a TLS proxy, or for local use).
-    #[arg(long, env = "BINSPECTOR_HTTP_LISTEN")]
-    pub http_listen: Option<SocketAddr>,
-
-    /// Directory for the database and the generated certificate.
-    #[arg(long, env = "BINSPECTOR_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-
-    /// Storage URL [default: sqlite://<data-dir>/binspector.db].
-    #[arg(long, env = "BINSPECTOR_DATABASE_URL")]
-    pub database_url: Option<String>,
-
-    /// PEM certificate chain to serve instead of the self-signed one (needs --tls-key); re-read when it changes.
-    #[arg(long, env = "BINSPECTOR_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-
-    /// PEM private key for --tls-cert.
-    #[arg(long, env = "BINSPECTOR_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-
-    /// How often --tls-cert and --tls-key are checked for changes (a certbot renewal).
-    #[arg(long, env = "BINSPECTOR_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
-    pub tls_reload_interval: Duration,
-
-    /// Obtain and renew a trusted certificate for this name from an ACME CA (repeatable; env: comma-separated).
-    #[arg(
-        long = "acme-domain",
-        value_name = "NAME",
-        env = "BINSPECTOR_ACME_DOMAIN",
-        value_delimiter = ',',
-        value_parser = parse_domain,
-        conflicts_with = "tls_cert"
-    )]
-    pub acme_domains: Vec<String>,
-
-    /// Contact address for the ACME account (the CA's expiry and policy mail).
-    #[arg(long, env = "BINSPECTOR_ACME_EMAIL", requires = "acme_domains")]
-    pub acme_email: Option<String>,
-
-    /// The ACME directory URL.
-    #[arg(long, env = "BINSPECTOR_ACME_DIRECTORY", default_value = LETS_ENCRYPT)]
-    pub acme_directory: String,
-
-    /// An extra PEM root to trust for the ACME directory's own HTTPS (private CAs, tests).
-    #[arg(long, env = "BINSPECTOR_ACME_CA_ROOT")]
-    pub acme_ca_root: Option<PathBuf>,
-
-    /// Proxies to trust (CIDRs, comma-separated): only from these peers are the client address,
-    /// scheme and host taken from Forwarded / X-Forwarded-For/-Proto/-Host.
-    #[arg(long, value_name = "CIDR", env = "BINSPECTOR_TRUST_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
-    pub trust_proxy: Vec<IpNet>,
-
-    /// Base of the capture URLs shown to users, e.g. https://bins.example.com [default: from the request's Host].
-    #[arg(long, env = "BINSPECTOR_PUBLIC_URL", value_parser = parse_public_url)]
-    pub public_url: Option<String>,
-
-    /// Largest body stored; larger ones are answered 413 (accepts KiB/MiB/GiB suffixes).
-    #[arg(long, env = "BINSPECTOR_MAX_BODY_BYTES", default_value = "10MiB", value_parser = parse_size)]
-    pub max_body_bytes: u64,
-
-    /// Requests kept per bin; the oldest beyond this are removed (0 keeps all).
-    #[arg(
-        long,
-        env = "BINSPECTOR_MAX_REQUESTS_PER_BIN",
-        default_value_t = 10_000
-    )]
-    pub max_requests_per_bin: u64,
-
-    /// Requests older than this are removed, e.g. 30d, 12h, 90m (0 keeps all).
-    #[arg(long, env = "BINSPECTOR_RETENTION", default_value = "30d", value_parser = parse_duration)]
-    pub retention: Duration,
-
-    /// Directory served at /static/.
-    #[arg(long, env = "BINSPECTOR_STATIC_DIR", default_value = "./static")]
-    pub static_dir: PathBuf,
-
-    /// HTTP worker threads [default: one per core].
-    #[arg(long, env = "BINSPECTOR_WORKERS")]
-    pub workers: Option<usize>,
-
-    /// Open connections allowed per worker; more wait in the kernel's backlog.
-    #[arg(long, env = "BINSPECTOR_MAX_CONNECTIONS", default_value_t = 2_048)]
-    pub max_connections: usize,
-
-    /// Time a client gets to send its request head (and a TLS handshake to finish).
-    #[arg(long, env = "BINSPECTOR_HEADER_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    pub header_timeout: Duration,
-
-    /// Time a client gets to send a whole request body.
-    #[arg(long, env = "BINSPECTOR_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub body_timeout: Duration,
-
-    /// Captures that may wait for the database writer at once.
-    #[arg(long, env = "BINSPECTOR_WRITE_QUEUE", default_value_t = 1_024)]
-    pub write_queue: usize,
-
-    /// Body bytes held in memory by captures in flight; beyond this, captures wait (then 503).
-    #[arg(long, env = "BINSPECTOR_BODY_MEMORY", default_value = "64MiB", value_parser = parse_size)]
-    pub body_memory: u64,
-
-    /// How often the sweeper enforces --retention and --max-requests-per-bin.
-    #[arg(long, env = "BINSPECTOR_SWEEP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
-    pub sweep_interval: Duration,
-
-    /// How long a capture waits for room in the write queue before it is answered 503.
-    #[arg(long, env = "BINSPECTOR_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
-    pub queue_timeout: Duration,
-
-    /// Live-event streams (open inspect pages) allowed at once; more are answered 503.
-    #[arg(long, env = "BINSPECTOR_MAX_STREAMS", default_value_t = 256)]
-    pub max_streams: usize,
-
-    /// Live-event streams allowed at once from one client address.
-    #[arg(long, env = "BINSPECTOR_MAX_STREAMS_PER_CLIENT", default_value_t = 16)]
-    pub max_streams_per_client: usize,
-}
-
-impl Config {
-    /// The storage URL, derived from the data directory unless given.
-    pub fn database_url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("binspector.db").display()),
-        }
-    }
-
-    /// Body bytes captures may hold at once: at least two of the largest bodies, so one
-    /// large body never waits for itself.
-    pub fn body_budget(&self) -> usize {
-        let budget = self.body_memory.max(self.max_body_bytes.saturating_mul(2));
-        usize::try_from(budget)
-            .unwrap_or(usize::MAX)
-            .min(tokio::sync::Semaphore::MAX_PERMITS)
-    }
-
-    /// Body bytes one client address may hold at once: half the budget, so no one client
-    /// can take it all, and never less than one largest body.
-    pub fn body_share(&self) -> usize {
-        let largest = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
-        (self.body_budget() / 2)
-            .max(largest)
-            .min(self.body_budget())
-    }
-
-    /// The retention window, or `None` when everything is kept.
-    pub fn retention(&self) -> Option<Duration> {
-        (!self.retention.is_zero()).then_some(self.retention)
-    }
-}
 
 /// Splits `10MiB` into its number and the unit after it.
 fn number_and_unit<'a>(text: &'a str, example: &str) -> Result<(u64, &'a str), String> {
@@ -229,9 +63,84 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{text}` is too long"))
 }
 
+/// A rate: `count` events allowed per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: NonZeroU32,
+    pub period: Duration,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.period.as_secs();
+        let period = match seconds {
+            3_600 => "h".to_owned(),
+            60 => "m".to_owned(),
+            86_400 => "d".to_owned(),
+            1 => "s".to_owned(),
+            _ if self.period.subsec_millis() == 0 => format!("{seconds}s"),
+            _ => format!("{}ms", self.period.as_millis()),
+        };
+        write!(f, "{}/{period}", self.count)
+    }
+}
+
+/// A rate limit that can be switched off: `Limit(None)` allows everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<Rate>);
+
+/// Parses `60/h`, `100/10s` or `5/1m` (a count, a slash, then a unit or a duration).
+pub fn parse_rate(text: &str) -> Result<Rate, String> {
+    let example = "a rate such as 60/h or 100/10s";
+    let (count, period) = text
+        .trim()
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not {example}"))?;
+    let count = count.trim().parse::<NonZeroU32>().map_err(|_| {
+        format!("`{text}` does not start with a count from 1 (it is not {example})")
+    })?;
+    let period = period.trim();
+    let period = if period.starts_with(|c: char| c.is_ascii_digit()) {
+        parse_duration(period)?
+    } else {
+        parse_duration(&format!("1{period}"))?
+    };
+    if period.is_zero() {
+        return Err(format!(
+            "`{text}` has an empty period (it is not {example})"
+        ));
+    }
+    Ok(Rate { count, period })
+}
+
+/// Parses a rate, or `off` (or `0`) for no limit.
+pub fn parse_limit(text: &str) -> Result<Limit, String> {
+    match text.trim() {
+        "off" | "0" => Ok(Limit(None)),
+        rate => parse_rate(rate).map(|rate| Limit(Some(rate))),
+    }
+}
+
+/// Accepts an access token: at least 16 characters of printable ASCII with no spaces, so it
+/// fits in a header and a file line as it is.
+pub(super) fn parse_token(text: &str) -> Result<String, String> {
+    valid_token(text)
+        .then(|| text.to_owned())
+        .ok_or_else(|| TOKEN_RULE.to_owned())
+}
+
+/// What a token must look like.
+pub const TOKEN_RULE: &str =
+    "an access token must be at least 16 characters of printable ASCII without spaces";
+
+/// Whether `text` can be an access token.
+pub fn valid_token(text: &str) -> bool {
+    text.len() >= 16 && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Accepts a DNS name a public CA can issue for (letters, digits, `-`, dots between labels),
 /// lowercased.
-fn parse_domain(text: &str) -> Result<String, String> {
+pub(super) fn parse_domain(text: &str) -> Result<String, String> {
     let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
     let label_ok = |label: &str| {
         !label.is_empty()
@@ -255,7 +164,7 @@ fn parse_domain(text: &str) -> Result<String, String> {
 }
 
 /// Accepts `10.0.0.0/8`, `::1/128` or a bare address (one host).
-fn parse_cidr(text: &str) -> Result<IpNet, String> {
+pub(super) fn parse_cidr(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
@@ -264,7 +173,7 @@ fn parse_cidr(text: &str) -> Result<IpNet, String> {
 
 /// Accepts an absolute http(s) URL, a valid host and an optional plain path, and drops any
 /// trailing slash. Everything in it can then be shown in pages and shell lines as it is.
-fn parse_public_url(text: &str) -> Result<String, String> {
+pub(super) fn parse_public_url(text: &str) -> Result<String, String> {
     let trimmed = text.trim().trim_end_matches('/');
     let rest = trimmed
         .strip_prefix("https://")
@@ -360,6 +269,27 @@ mod tests {
     }
 
     #[test]
+    fn rates_take_a_count_and_a_period() {
+        let per_hour = parse_rate("60/h").unwrap();
+        assert_eq!(
+            (per_hour.count.get(), per_hour.period),
+            (60, Duration::from_secs(3_600))
+        );
+        assert_eq!(per_hour.to_string(), "60/h");
+        let burst = parse_rate("100/10s").unwrap();
+        assert_eq!(
+            (burst.count.get(), burst.period),
+            (100, Duration::from_secs(10))
+        );
+        assert_eq!(burst.to_string(), "100/10s");
+        assert_eq!(parse_limit("off"), Ok(Limit(None)));
+        assert_eq!(parse_limit("5/m").map(|limit| limit.0.is_some()), Ok(true));
+        for bad in ["60", "0/h", "-1/h", "60/", "60/0s", "60/y", "x/h", "60/h/h"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn public_url_is_checked_and_its_host_found() {
         assert_eq!(
             parse_public_url("https://bins.example.com/"),
@@ -441,26 +371,5 @@ mod tests {
         );
         assert!(parse_cidr("10.0.0.0/33").is_err());
         assert!(parse_cidr("proxy.example").is_err());
-        let config = Config::parse_from([
-            "binspector",
-            "--acme-domain",
-            "a.example,b.example",
-            "--trust-proxy",
-            "10.0.0.0/8,::1",
-        ]);
-        assert_eq!(config.acme_domains, ["a.example", "b.example"]);
-        assert_eq!(config.trust_proxy.len(), 2);
-    }
-
-    #[test]
-    fn defaults_match_the_design() {
-        let config = Config::parse_from(["binspector"]);
-        assert_eq!(config.listen.to_string(), "0.0.0.0:8443");
-        assert_eq!(config.max_body_bytes, 10 * 1024 * 1024);
-        assert_eq!(config.max_requests_per_bin, 10_000);
-        assert_eq!(config.retention, Duration::from_secs(30 * 86_400));
-        assert_eq!(config.database_url(), "sqlite://./data/binspector.db");
-        assert_eq!(config.acme_directory, LETS_ENCRYPT);
-        assert!(config.acme_domains.is_empty() && config.trust_proxy.is_empty());
     }
 }

@@ -1,0 +1,16 @@
+//! Fuzz target: the query-string parsers: the listing parameters (`limit`, `before`, `event`)
+//! and the capture's own (`inspect`, `validationToken`).
+#![no_main]
+
+use binspector::{capture::CaptureQuery, web::ListParams};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|query: &[u8]| {
+    let Ok(query) = std::str::from_utf8(query) else {
+        return;
+    };
+    if let Ok(params) = ListParams::parse(query) {
+        assert!((1..=binspector::web::MAX_LIMIT).contains(&params.limit));
+    }
+    let _ = CaptureQuery::parse(query);
+});

@@ -1,0 +1,203 @@
+//! Rate limits: bin creations per client address, captures per bin, and failed logins per
+//! address, on `governor`'s keyed GCRA limiters.
+//!
+//! A limiter remembers at most [`MAX_KEYS`] keys. A flood from more addresses than that (IPv6
+//! makes them cheap) would otherwise grow its map without end, because an address is only
+//! forgotten once its bucket has refilled: when the map is full, the forgettable keys go, and
+//! if it is still full the limiter starts over empty. Memory stays flat; the price is that
+//! during such a flood an address's count can restart, which a sender with that many
+//! addresses gets around anyway.
+
+use std::{
+    hash::Hash,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use governor::{
+    clock::{Clock, DefaultClock},
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+};
+
+use crate::config::{Config, Rate};
+
+/// Keys one limiter remembers at most.
+pub const MAX_KEYS: usize = 16_384;
+
+/// Failed logins allowed per client address.
+const LOGIN_FAILURES: Rate = Rate {
+    count: NonZeroU32::new(10).expect("ten is not zero"),
+    period: Duration::from_secs(60),
+};
+
+/// A keyed limiter with bounded memory.
+pub struct Limiter<K: Hash + Eq + Clone> {
+    quota: Quota,
+    current: RwLock<Arc<DefaultKeyedRateLimiter<K>>>,
+    clock: DefaultClock,
+}
+
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    /// `rate.count` events per `rate.period`, all of which may come at once.
+    pub fn new(rate: Rate) -> Limiter<K> {
+        let per_event = rate.period / rate.count.get();
+        let quota = Quota::with_period(per_event.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| Quota::per_second(rate.count))
+            .allow_burst(rate.count);
+        Limiter {
+            quota,
+            current: RwLock::new(Arc::new(RateLimiter::dashmap(quota))),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one event for `key`: `Err` with the wait until the next one is allowed when it
+    /// is over the limit.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        let mut limiter = self.limiter();
+        if limiter.len() >= MAX_KEYS {
+            limiter.retain_recent();
+            if limiter.len() >= MAX_KEYS {
+                limiter = self.start_over(&limiter);
+            }
+        }
+        limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        self.limiter().len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets the keys whose buckets have refilled, and gives the memory back.
+    pub fn tidy(&self) {
+        let limiter = self.limiter();
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+    }
+
+    fn limiter(&self) -> Arc<DefaultKeyedRateLimiter<K>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn start_over(
+        &self,
+        full: &Arc<DefaultKeyedRateLimiter<K>>,
+    ) -> Arc<DefaultKeyedRateLimiter<K>> {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        // Another thread may have started over already.
+        if Arc::ptr_eq(&current, full) {
+            tracing::warn!(
+                keys = MAX_KEYS,
+                "a rate limiter is full of recent senders; it starts over"
+            );
+            *current = Arc::new(RateLimiter::dashmap(self.quota));
+        }
+        current.clone()
+    }
+}
+
+/// The key of a client address: IPv4 as it is, IPv6 by its /64 (one subscriber's network).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+        },
+    }
+}
+
+/// Every limit binspector applies.
+pub struct Limits {
+    /// Bin creations per client address (`--create-limit`).
+    pub create: Option<Limiter<IpAddr>>,
+    /// Captures per bin (`--capture-limit`), keyed by the bin id's number.
+    pub capture: Option<Limiter<u128>>,
+    /// Wrong tokens per client address at the login form.
+    pub login: Limiter<IpAddr>,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Limits {
+        Limits {
+            create: config.create_limit.0.map(Limiter::new),
+            capture: config.capture_limit.0.map(Limiter::new),
+            login: Limiter::new(LOGIN_FAILURES),
+        }
+    }
+
+    /// Forgets refilled keys in every limiter (run now and then).
+    pub fn tidy(&self) {
+        if let Some(create) = &self.create {
+            create.tidy();
+        }
+        if let Some(capture) = &self.capture {
+            capture.tidy();
+        }
+        self.login.tidy();
+    }
+}
+
+/// Whole seconds to wait, rounded up, at least one: what `Retry-After` says.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_rate;
+
+    #[test]
+    fn the_limit_allows_its_count_then_says_how_long_to_wait() {
+        let limiter = Limiter::new(parse_rate("3/h").unwrap());
+        let me: IpAddr = "203.0.113.7".parse().unwrap();
+        for _ in 0..3 {
+            assert!(limiter.check(&me).is_ok());
+        }
+        let wait = limiter.check(&me).unwrap_err();
+        // One event comes back every 20 minutes.
+        assert!(wait > Duration::from_secs(19 * 60) && wait <= Duration::from_secs(20 * 60));
+        assert_eq!(retry_after_secs(wait), wait.as_secs() + 1);
+        let other: IpAddr = "203.0.113.8".parse().unwrap();
+        assert!(limiter.check(&other).is_ok());
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_many_addresses() {
+        let limiter = Limiter::new(parse_rate("60/h").unwrap());
+        for n in 0..(3 * MAX_KEYS as u32) {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+            let _ = limiter.check(&ip);
+            assert!(limiter.len() <= MAX_KEYS);
+        }
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(client_key(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
+    }
+}
