@@ -75,7 +75,8 @@ pub fn decode(codings: &[Coding], body: &[u8], cap: usize) -> Decoded {
             }
         };
     }
-    let mut bytes = Vec::new();
+    // Room for the cap and the one byte that tells it was reached, so the buffer never doubles.
+    let mut bytes = Vec::with_capacity(cap.saturating_add(1).min(MAX_DECODED + 1));
     let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
     let error = reader
         .take(limit)

@@ -9,25 +9,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{client, client_from, free_port, spawn_app_with, RunningBinary};
+use common::{
+    client, client_from, free_port, peak_rss_kib, reset_peak_rss, spawn_app_with, RunningBinary,
+};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-
-/// A process's peak resident memory since the last reset, in KiB (Linux `/proc`).
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
-/// Starts a new peak for [`peak_rss_kib`].
-fn reset_peak_rss(pid: u32) {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
-}
 
 #[tokio::test]
 async fn listing_a_bin_of_large_bodies_reads_only_their_start() {

@@ -92,6 +92,9 @@ pub(super) struct Pretty {
     pub truncated: bool,
 }
 
+/// serde_json's reason for a document nested deeper than its limit of 128 levels.
+pub(super) const TOO_DEEP: &str = "recursion limit exceeded";
+
 /// Where and why serde_json rejected a document.
 #[derive(Debug)]
 pub(super) struct SyntaxError {

@@ -38,6 +38,8 @@ pub enum BodyView {
         line: usize,
         /// Column of the failure as serde_json reports it (1-based; 0 at the very start of a line).
         column: usize,
+        /// The document may be valid, but nests deeper than binspector formats.
+        too_deep: bool,
     },
     /// An `application/x-www-form-urlencoded` body.
     Form {
@@ -183,6 +185,7 @@ fn json_view(text: &str, cut: bool, max: usize) -> BodyView {
         },
         Err(e) => BodyView::InvalidJson {
             text: clip(text, max).to_string(),
+            too_deep: e.message == json::TOO_DEEP,
             error: e.message,
             line: e.line,
             column: e.column,
@@ -255,6 +258,7 @@ mod tests {
                 error: "expected value".to_string(),
                 line: 2,
                 column: 8,
+                too_deep: false,
             }
         );
         assert_eq!(v.kind(), "invalid-json");
@@ -264,9 +268,16 @@ mod tests {
     fn deep_nesting_is_invalid_json() {
         let body = "[".repeat(10_000);
         let v = view(Some("application/json"), body.as_bytes());
-        let BodyView::InvalidJson { error, line, .. } = v else {
+        let BodyView::InvalidJson {
+            error,
+            line,
+            too_deep,
+            ..
+        } = v
+        else {
             panic!("not invalid json");
         };
+        assert!(too_deep);
         assert_eq!(error, "recursion limit exceeded");
         assert_eq!(line, 1);
     }

@@ -198,6 +198,14 @@ impl Store {
     }
 
     /// Pages on SQLite's free list: space freed by deletes, reused before the file grows.
+    /// Requests stored in all bins.
+    pub async fn request_total(&self) -> Result<u64, sqlx::Error> {
+        let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(request_count), 0) FROM bins")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+
     /// The database file's size in bytes, and how many of them are free pages.
     pub async fn file_size(&self) -> Result<(u64, u64), sqlx::Error> {
         let (pages, free, page_size): (i64, i64, i64) = sqlx::query_as(

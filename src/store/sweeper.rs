@@ -153,10 +153,15 @@ impl Store {
         }
         let mut shed = 0;
         while size - free > target {
-            let rows = self
-                .writer()
-                .run(Command::Shed { limit: SWEEP_BATCH })
-                .await?;
+            // As many of the oldest rows as the excess holds on average, so a quota of a few
+            // megabytes is not undershot by a whole batch of large bodies.
+            let rows = self.request_total().await?.max(1);
+            let average = ((size - free) / rows).max(1);
+            let wanted = (size - free - target).div_ceil(average);
+            let limit = u32::try_from(wanted)
+                .unwrap_or(SWEEP_BATCH)
+                .clamp(1, SWEEP_BATCH);
+            let rows = self.writer().run(Command::Shed { limit }).await?;
             shed += rows;
             if rows == 0 {
                 break;

@@ -248,6 +248,31 @@ pub fn write_certificate(dir: &Path, name: &str) -> Vec<u8> {
     pair.cert.der().to_vec()
 }
 
+/// A process's peak resident memory since the last reset, in KiB (Linux `/proc`).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// A process's resident memory now, in KiB (Linux `/proc`).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Starts a new peak for [`peak_rss_kib`].
+pub fn reset_peak_rss(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
+}
+
 /// A port that was free a moment ago, for listeners the test must know in advance.
 pub fn free_port() -> u16 {
     free_ports::<1>()[0]
