@@ -1,8 +1,10 @@
 //! Browser test: headless Chromium, driven over W3C WebDriver by a small hand-written client,
-//! creates a bin, watches Kaizala events arrive live, and checks hostile input stays text.
+//! creates a bin, watches Kaizala events arrive live, checks hostile input stays text, and logs
+//! in with an access token.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages). Without them the test says it was
 //! skipped and passes, except under `CI=true`, where a missing browser is a failure.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -337,4 +339,101 @@ async fn a_browser_sees_requests_arrive_live_and_hostile_ones_stay_text() {
     // 4. Close the browser; dropping the guard stops chromedriver.
     session.quit().await;
     eprintln!("browser test done in {:?}", started.elapsed());
+}
+
+#[actix_web::test]
+async fn a_browser_logs_in_with_the_access_token_and_the_live_page_works() {
+    const TOKEN: &str = "browser-test-token-0123456789";
+    let Some((chromium, chromedriver)) = browser_tools() else {
+        return;
+    };
+    let app = common::spawn_app_with(&["--access-token", TOKEN]).await;
+    let created: Value = app
+        .client
+        .post(format!("{}/api/v1/bins", app.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bin = created["id"].as_str().unwrap().to_owned();
+    let session = Browser::launch(&chromium, &chromedriver).await;
+    let browser = &session;
+
+    // The inspect page sends the browser to the login form, which comes back to it.
+    let page = format!("{}/inspect/{bin}", app.base);
+    browser.goto(&page).await;
+    let login = wait_for("the login form", || async {
+        let url = browser.url().await;
+        url.starts_with(&format!("{}/login?next=", app.base))
+            .then_some(url)
+    })
+    .await;
+    assert!(login.ends_with(&format!("%2Finspect%2F{bin}")), "{login}");
+    let field = browser.find("#token").await;
+    browser.type_text(&field, "not-the-token-0123456789").await;
+    browser.click(&browser.find("#log-in").await).await;
+    let error = wait_for("the wrong-token message", || async {
+        browser.find_all("#login-error").await.into_iter().next()
+    })
+    .await;
+    assert!(browser
+        .text(&error)
+        .await
+        .contains("That token is not right"));
+
+    let field = browser.find("#token").await;
+    browser.type_text(&field, TOKEN).await;
+    browser.click(&browser.find("#log-in").await).await;
+    wait_for("the inspect page after logging in", || async {
+        (browser.url().await == page).then_some(())
+    })
+    .await;
+    // The session cookie is not readable by scripts (HttpOnly).
+    let cookies = browser.run("return document.cookie;", json!([])).await;
+    assert!(
+        !cookies.as_str().unwrap().contains("binspector_session"),
+        "{cookies}"
+    );
+
+    // The live stream opens with the session, and a capture arrives without a reload.
+    let live_status = browser.find("#live-status").await;
+    wait_for("the live stream to connect", || async {
+        browser
+            .text(&live_status)
+            .await
+            .starts_with("Live")
+            .then_some(())
+    })
+    .await;
+    let event = kaizala_event(
+        "TextMessageCreated",
+        "login-1",
+        json!({"text": "after login"}),
+    );
+    post_event(&app.client, &format!("{}/{bin}", app.base), &event).await;
+    wait_for("the capture to appear live", || async {
+        (card_ids(browser).await.len() == 1).then_some(())
+    })
+    .await;
+
+    // Logging out from the home page ends the session.
+    browser.goto(&format!("{}/", app.base)).await;
+    browser.click(&browser.find("#log-out").await).await;
+    wait_for("the login form after logging out", || async {
+        browser
+            .url()
+            .await
+            .starts_with(&format!("{}/login", app.base))
+            .then_some(())
+    })
+    .await;
+    browser.goto(&page).await;
+    wait_for("the login form again", || async {
+        browser.url().await.contains("/login?next=").then_some(())
+    })
+    .await;
+    session.quit().await;
 }

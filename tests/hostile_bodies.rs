@@ -171,6 +171,9 @@ async fn deep_long_and_binary_bodies_render_in_bounded_time_and_memory() {
             page.len()
         );
     }
+    // `?decoded` on a body sent without an encoding shows it as it is.
+    let (plain, _) = server.page(&format!("/inspect/{bin}/3?decoded")).await;
+    assert!(plain.contains("class=\"hex\"") && !plain.contains("decoded-note"));
     let peak = peak_rss_kib(pid);
     println!("peak RSS while rendering: {peak} KiB");
     assert!(peak < 120 * 1024, "peak RSS {peak} KiB");

@@ -12,7 +12,7 @@ use super::{
     api::{create, listing_prefix, whole_request},
     extract::{Bin, ListParams, RequestId},
     origin,
-    view::{human_size, RequestCard},
+    view::{content_encoding, human_size, RequestCard},
 };
 use crate::{
     clock,
@@ -356,7 +356,8 @@ pub(super) async fn inspect_request(
     let decoded = req
         .query_string()
         .split('&')
-        .any(|param| param == "decoded");
+        .any(|param| param == "decoded")
+        && content_encoding(&request).is_some();
     let body = web::block(move || {
         let encoded = decoded.then(|| std::mem::take(&mut request.body));
         let mut card = RequestCard::new(request, clock::now_millis(), render::MAX_TEXT);

@@ -117,12 +117,7 @@ impl RequestCard {
             .iter()
             .find(|pair| pair.name == CALLBACK_TOKEN_HEADER)
             .map(|pair| pair.text().into_owned());
-        let encoding = request
-            .headers
-            .iter()
-            .find(|pair| pair.name == "content-encoding")
-            .map(|pair| pair.text().trim().to_owned())
-            .filter(|value| !value.is_empty() && !value.eq_ignore_ascii_case("identity"));
+        let encoding = content_encoding(&request);
         let query_params = serde_urlencoded::from_str(&request.query).unwrap_or_default();
         // A binary body's hex view says itself how much it shows.
         let body_cut = match body {
@@ -194,6 +189,16 @@ impl RequestCard {
             error: decoded.error,
         });
     }
+}
+
+/// The `Content-Encoding` a request's body was sent with, unless there is none to undo.
+pub fn content_encoding(request: &StoredRequest) -> Option<String> {
+    request
+        .headers
+        .iter()
+        .find(|pair| pair.name == "content-encoding")
+        .map(|pair| pair.text().trim().to_owned())
+        .filter(|value| !value.is_empty() && !value.eq_ignore_ascii_case("identity"))
 }
 
 fn method_class(method: &str) -> &'static str {

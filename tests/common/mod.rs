@@ -302,6 +302,15 @@ fn binary_args<'a>(
         .args(extra)
 }
 
+/// The binary the tests start: this build's, or the one `BINSPECTOR_TEST_BINARY` names (a
+/// release build, to read its memory figures:
+/// `BINSPECTOR_TEST_BINARY=target/release/binspector cargo test --test abuse -- --nocapture`).
+pub fn binary() -> PathBuf {
+    std::env::var_os("BINSPECTOR_TEST_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_binspector")))
+}
+
 /// The real `binspector` binary, started as a user would.
 pub struct RunningBinary {
     pub child: Child,
@@ -318,7 +327,7 @@ impl RunningBinary {
 
     /// Starts the binary with its HTTPS listener on `listen` and `RUST_LOG=log`.
     pub fn start_with(data_dir: &Path, listen: &str, log: &str, extra: &[&str]) -> RunningBinary {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_binspector"));
+        let mut command = Command::new(binary());
         command.env("RUST_LOG", log);
         Self::spawn(binary_args(&mut command, listen, data_dir, extra), data_dir)
     }
@@ -336,7 +345,7 @@ impl RunningBinary {
         command
             .arg("-c")
             .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_binspector"));
+            .arg(binary());
         command.env("RUST_LOG", "warn");
         Self::spawn(
             binary_args(&mut command, "127.0.0.1:0", data_dir, extra),

@@ -267,6 +267,16 @@ impl Browser {
             .await;
     }
 
+    /// Types `text` into an element (a form field).
+    pub async fn type_text(&self, element: &str, text: &str) {
+        self.command(
+            Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
     /// An element's rendered text.
     pub async fn text(&self, element: &str) -> String {
         self.command(Method::GET, &format!("/element/{element}/text"), None)
