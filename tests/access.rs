@@ -269,6 +269,17 @@ async fn the_login_form_opens_a_strict_session_and_logout_ends_it() {
     assert_eq!(stream.status(), 200);
     assert_eq!(stream.headers()[header::CONTENT_TYPE], "text/event-stream");
     drop(stream);
+    // The login form, asked for again with a session, goes straight on.
+    let again = send(
+        &app,
+        Method::GET,
+        &format!("/login?next=%2Finspect%2F{bin}"),
+        None,
+        Some(&session),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&again), page);
     let home = send(&app, Method::GET, "/", None, Some(&session)).await;
     let home = home.text().await.unwrap();
     assert!(home.contains("id=\"log-out\"") && !home.contains("id=\"open-mode\""));

@@ -65,12 +65,20 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
 
 /// `GET /login?next=PATH`
 pub(super) async fn login_form(
+    req: HttpRequest,
     query: web::Query<LoginQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
-    if state.access.is_none() {
+    let Some(access) = &state.access else {
         // Nothing to log in to: binspector is open.
+        return Ok(see_other(next));
+    };
+    if req
+        .cookie(COOKIE)
+        .is_some_and(|cookie| access.session_valid(cookie.value()))
+    {
+        // Already logged in (a bookmarked login page, a second tab).
         return Ok(see_other(next));
     }
     Ok(no_store(html(LoginPage { next, wrong: false }.render()?)))
