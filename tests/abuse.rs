@@ -298,6 +298,10 @@ async fn the_database_is_kept_under_its_quota_by_removing_the_oldest_requests() 
 async fn bins_idle_longer_than_the_bin_retention_are_deleted() {
     let app = spawn_app_with(&["--bin-retention", "1s", "--sweep-interval", "100ms"]).await;
     let (visited, captured, idle) = (app.bin_id().await, app.bin_id().await, app.bin_id().await);
+    for n in 0..3 {
+        let answer = app.post(&format!("/{idle}"), format!("early {n}")).await;
+        assert_eq!(answer.status(), 200);
+    }
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(2_500) {
         assert_eq!(app.get(&format!("/inspect/{visited}")).await.status(), 200);
@@ -310,6 +314,15 @@ async fn bins_idle_longer_than_the_bin_retention_are_deleted() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert_eq!(app.get(&format!("/api/v1/bins/{idle}")).await.status(), 404);
+    // Its requests went with it: every stored row is the captured bin's.
+    let database = format!("sqlite://{}/binspector.db", app.dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&database).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM requests")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let kept = app.get_json(&format!("/api/v1/bins/{captured}")).await;
+    assert_eq!(rows, kept["request_count"].as_i64().unwrap());
     assert_eq!(
         app.get(&format!("/api/v1/bins/{visited}")).await.status(),
         200

@@ -97,15 +97,14 @@ pub(super) async fn run(
         .execute(&mut *conn)
         .await?
         .rows_affected(),
-        Command::DeleteIdle { before, limit } => sqlx::query(
-            "DELETE FROM bins WHERE key IN \
-             (SELECT key FROM bins WHERE active_at < ? ORDER BY active_at LIMIT ?)",
-        )
-        .bind(before)
-        .bind(limit)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected(),
+        Command::DeleteIdle { bin_id, before } => {
+            sqlx::query("DELETE FROM bins WHERE id = ? AND active_at < ?")
+                .bind(bin_id)
+                .bind(before)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        }
         Command::Activity {
             at,
             visited,
@@ -134,11 +133,9 @@ pub(super) async fn run(
             0
         }
         Command::Vacuum { pages } => {
-            let pragma = match pages {
-                Some(pages) => format!("PRAGMA incremental_vacuum({pages})"),
-                None => "PRAGMA incremental_vacuum".to_owned(),
-            };
-            sqlx::query(&pragma).execute(&mut *conn).await?;
+            sqlx::query(&format!("PRAGMA incremental_vacuum({pages})"))
+                .execute(&mut *conn)
+                .await?;
             0
         }
         Command::Probe { at } => sqlx::query(

@@ -190,20 +190,20 @@ impl Store {
             .await
     }
 
+    /// Bins not captured into or visited since `before` (Unix ms), the longest idle first.
+    pub async fn idle_bins(&self, before: i64, limit: u32) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT id FROM bins WHERE active_at < ? ORDER BY active_at LIMIT ?")
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await
+    }
+
     /// Total stored requests (sums the per-bin counters, no table scan).
     pub async fn total_requests(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("SELECT COALESCE(SUM(request_count), 0) FROM bins")
             .fetch_one(&self.read)
             .await
-    }
-
-    /// Pages on SQLite's free list: space freed by deletes, reused before the file grows.
-    /// Requests stored in all bins.
-    pub async fn request_total(&self) -> Result<u64, sqlx::Error> {
-        let total: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(request_count), 0) FROM bins")
-            .fetch_one(&self.read)
-            .await?;
-        Ok(u64::try_from(total).unwrap_or(0))
     }
 
     /// The database file's size in bytes, and how many of them are free pages.
@@ -218,6 +218,7 @@ impl Store {
         Ok((bytes(pages), bytes(free)))
     }
 
+    /// Pages on SQLite's free list: space freed by deletes, reused before the file grows.
     pub async fn free_pages(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("PRAGMA freelist_count")
             .fetch_one(&self.read)

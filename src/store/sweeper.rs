@@ -22,6 +22,8 @@ pub enum SweepError {
 const SWEEP_BATCH: u32 = 500;
 /// Free pages kept for reuse before any are given back to the file system.
 const FREE_PAGES_KEPT: i64 = 2_048;
+/// Idle bins deleted per sweep (each after its requests, in batches).
+const IDLE_BINS_PER_SWEEP: u32 = 100;
 /// Pages given back per sweep.
 const VACUUM_PAGES: u32 = 512;
 
@@ -124,20 +126,43 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes up to [`IDLE_BINS_PER_SWEEP`] idle bins: each one's requests first, in small
+    /// batches so captures interleave, then the bin, unless it was used meanwhile.
     async fn delete_idle_bins(&self, idle: Duration) -> Result<u64, SweepError> {
         let before = clock::now_millis() - i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let mut removed = 0;
+        for bin_id in self.idle_bins(before, IDLE_BINS_PER_SWEEP).await? {
+            self.trim(&bin_id, 0).await?;
+            removed += self
+                .writer()
+                .run(Command::DeleteIdle { bin_id, before })
+                .await?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes the oldest requests of a bin beyond its newest `keep`, in batches; a bin that
+    /// is gone has nothing left to trim.
+    async fn trim(&self, bin_id: &str, keep: u64) -> Result<u64, SweepError> {
         let mut removed = 0;
         loop {
             let rows = self
                 .writer()
-                .run(Command::DeleteIdle {
-                    before,
+                .run(Command::TrimBin {
+                    bin_id: bin_id.to_owned(),
+                    keep,
                     limit: SWEEP_BATCH,
                 })
-                .await?;
-            removed += rows;
-            if rows < u64::from(SWEEP_BATCH) {
-                return Ok(removed);
+                .await;
+            match rows {
+                Ok(rows) => {
+                    removed += rows;
+                    if rows < u64::from(SWEEP_BATCH) {
+                        return Ok(removed);
+                    }
+                }
+                Err(WriterError::BinNotFound) => return Ok(removed),
+                Err(err) => return Err(err.into()),
             }
         }
     }
@@ -152,12 +177,15 @@ impl Store {
             return Ok(0);
         }
         let mut shed = 0;
-        while size - free > target {
+        while size.saturating_sub(free) > target {
             // As many of the oldest rows as the excess holds on average, so a quota of a few
             // megabytes is not undershot by a whole batch of large bodies.
-            let rows = self.request_total().await?.max(1);
-            let average = ((size - free) / rows).max(1);
-            let wanted = (size - free - target).div_ceil(average);
+            let rows = u64::try_from(self.total_requests().await?)
+                .unwrap_or(0)
+                .max(1);
+            let used = size.saturating_sub(free);
+            let average = (used / rows).max(1);
+            let wanted = (used - target).div_ceil(average);
             let limit = u32::try_from(wanted)
                 .unwrap_or(SWEEP_BATCH)
                 .clamp(1, SWEEP_BATCH);
@@ -175,7 +203,21 @@ impl Store {
                 "the database reached --max-db-size; removed its oldest requests"
             );
         }
-        self.writer().run(Command::Vacuum { pages: None }).await?;
+        // Every free page goes back, a batch per command so captures interleave (and no more
+        // tries once a batch frees nothing).
+        let mut free_pages = self.free_pages().await?;
+        while free_pages > 0 {
+            self.writer()
+                .run(Command::Vacuum {
+                    pages: VACUUM_PAGES,
+                })
+                .await?;
+            let left = self.free_pages().await?;
+            if left >= free_pages {
+                break;
+            }
+            free_pages = left;
+        }
         Ok(shed)
     }
 
@@ -184,7 +226,7 @@ impl Store {
         if self.free_pages().await? > FREE_PAGES_KEPT {
             self.writer()
                 .run(Command::Vacuum {
-                    pages: Some(VACUUM_PAGES),
+                    pages: VACUUM_PAGES,
                 })
                 .await?;
         }
@@ -196,27 +238,7 @@ impl Store {
         let mut removed = 0;
         if keep > 0 {
             for bin_id in self.bins_over(keep).await? {
-                loop {
-                    let rows = self
-                        .writer()
-                        .run(Command::TrimBin {
-                            bin_id: bin_id.clone(),
-                            keep,
-                            limit: SWEEP_BATCH,
-                        })
-                        .await;
-                    match rows {
-                        Ok(rows) => {
-                            removed += rows;
-                            if rows < u64::from(SWEEP_BATCH) {
-                                break;
-                            }
-                        }
-                        // Deleted meanwhile: nothing left to trim.
-                        Err(WriterError::BinNotFound) => break,
-                        Err(err) => return Err(err.into()),
-                    }
-                }
+                removed += self.trim(&bin_id, keep).await?;
             }
         }
         if let Some(retention) = retention {

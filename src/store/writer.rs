@@ -92,10 +92,10 @@ pub enum Command {
     Shed {
         limit: u32,
     },
-    /// Deletes up to `limit` bins not captured into or visited since `before`.
+    /// Deletes a bin unless it was captured into or visited since `before`.
     DeleteIdle {
+        bin_id: String,
         before: i64,
-        limit: u32,
     },
     /// Writes the visits and rate-limit refusals gathered since the last sweep.
     Activity {
@@ -103,9 +103,9 @@ pub enum Command {
         visited: Vec<String>,
         dropped: Vec<(String, Drops)>,
     },
-    /// Gives up to `pages` free pages back to the file system (`None`: all of them).
+    /// Gives up to `pages` free pages back to the file system.
     Vacuum {
-        pages: Option<u32>,
+        pages: u32,
     },
     /// Rewrites one row with a capture-sized payload, so the health check learns whether
     /// writes still land.
