@@ -1,6 +1,6 @@
 //! binspector: a self-hosted request inspector that understands Microsoft Kaizala webhooks.
 
-/// The access token, the login session it opens, and the middleware that asks for them.
+/// The access token and the login session it opens.
 pub mod access;
 /// Trusted certificates from an ACME CA, obtained and renewed in the background.
 pub mod acme;

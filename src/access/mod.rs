@@ -1,15 +1,13 @@
-//! The access token: which tokens open pages and the API, the signed session cookie a login
-//! sets, and the middleware that asks for one or the other (captures stay open).
+//! The access token: which tokens open pages and the API, and the signed session cookie a
+//! login sets (the middleware that asks for them is in `web`).
 //!
 //! Tokens are never kept in memory as given: each is held as its HMAC under the session key,
 //! and a candidate is checked by `ring::hmac::verify`, which compares in constant time. A
 //! session cookie names the token that opened it by a short id, so taking a token out of
 //! `--access-token-file` ends the sessions it opened.
 
-mod guard;
 mod session;
 
-pub use guard::require_access;
 pub use session::{Session, COOKIE, SESSION_LIFETIME};
 
 use std::{

@@ -1,6 +1,7 @@
 //! The app: its route table (shared by the server and the tests), the middleware around it, and
 //! the health check.
 
+mod access;
 mod api;
 mod errors;
 mod events;
@@ -51,7 +52,7 @@ pub fn app(
         .app_data(web::JsonConfig::default().error_handler(|err, _| {
             AppError::BadRequest(format!("the JSON body is not valid: {err}")).into()
         }))
-        .wrap(middleware::from_fn(crate::access::require_access))
+        .wrap(middleware::from_fn(access::require_access))
         .wrap(middleware::from_fn(errors::raw_heads))
         .wrap(middleware::from_fn(html_errors))
         .wrap(middleware::from_fn(errors::hsts))

@@ -10,8 +10,7 @@ use actix_web::{
     web, HttpResponse,
 };
 
-use super::COOKIE;
-use crate::{capture, error::AppError, state::AppState};
+use crate::{access::COOKIE, capture, error::AppError, state::AppState};
 
 /// What a path needs before it is served.
 #[derive(Debug, PartialEq, Eq)]
