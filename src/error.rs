@@ -77,6 +77,10 @@ impl From<WriterError> for AppError {
             WriterError::Closed => AppError::ShuttingDown,
             WriterError::Failed => AppError::WriteFailed,
             WriterError::Unavailable(_) => AppError::StorageUnavailable,
+            WriterError::RateLimited(wait) => AppError::RateLimited {
+                message: "this bin is over its capture limit".to_owned(),
+                retry_after: crate::limits::retry_after_secs(wait),
+            },
         }
     }
 }

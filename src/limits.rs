@@ -1,5 +1,6 @@
-//! Rate limits: bin creations per client address, captures per bin, and failed logins per
-//! address, on `governor`'s keyed GCRA limiters.
+//! Rate limits: bin creations per client address, captures per bin (applied by the store's
+//! writer, which knows which bins exist), and wrong access tokens per address, on `governor`'s
+//! keyed GCRA limiters.
 //!
 //! A limiter remembers at most [`MAX_KEYS`] keys. A flood from more addresses than that (IPv6
 //! makes them cheap) would otherwise grow its map without end, because an address is only
@@ -9,11 +10,12 @@
 //! addresses gets around anyway.
 
 use std::{
+    collections::HashMap,
     hash::Hash,
     net::IpAddr,
     num::NonZeroU32,
-    sync::{Arc, RwLock},
-    time::Duration,
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
 };
 
 use governor::{
@@ -26,8 +28,8 @@ use crate::config::{Config, Rate};
 /// Keys one limiter remembers at most.
 pub const MAX_KEYS: usize = 16_384;
 
-/// Failed logins allowed per client address.
-const LOGIN_FAILURES: Rate = Rate {
+/// Wrong access tokens allowed per client address, at the login form and the API together.
+const WRONG_TOKENS: Rate = Rate {
     count: NonZeroU32::new(10).expect("ten is not zero"),
     period: Duration::from_secs(60),
 };
@@ -123,23 +125,46 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Every limit binspector applies.
+/// Every limit the web layer applies (the per-bin capture limit lives in the store's writer).
 pub struct Limits {
     /// Bin creations per client address (`--create-limit`).
     pub create: Option<Limiter<IpAddr>>,
-    /// Captures per bin (`--capture-limit`), keyed by the bin id's number.
-    pub capture: Option<Limiter<u128>>,
-    /// Wrong tokens per client address at the login form.
-    pub login: Limiter<IpAddr>,
+    /// Wrong access tokens per client address.
+    pub guesses: Guesses,
 }
 
 impl Limits {
     pub fn from_config(config: &Config) -> Limits {
         Limits {
             create: config.create_limit.0.map(Limiter::new),
-            capture: config.capture_limit.0.map(Limiter::new),
-            login: Limiter::new(LOGIN_FAILURES),
+            guesses: Guesses::new(WRONG_TOKENS),
         }
+    }
+
+    /// Checks an access token from `client` with `check` (which says what the token opens, if
+    /// anything), unless the address has guessed wrong too often lately: then the token is
+    /// not even looked at until it may guess again.
+    pub fn guess<T>(
+        &self,
+        client: Option<IpAddr>,
+        check: impl FnOnce() -> Option<T>,
+    ) -> Result<T, Refused> {
+        let Some(client) = client.map(client_key) else {
+            return check().ok_or(Refused {
+                wrong: true,
+                wait: None,
+            });
+        };
+        if let Some(wait) = self.guesses.blocked(client) {
+            return Err(Refused {
+                wrong: false,
+                wait: Some(wait),
+            });
+        }
+        check().ok_or_else(|| Refused {
+            wrong: true,
+            wait: self.guesses.wrong(client),
+        })
     }
 
     /// Forgets refilled keys in every limiter (run now and then).
@@ -147,10 +172,62 @@ impl Limits {
         if let Some(create) = &self.create {
             create.tidy();
         }
-        if let Some(capture) = &self.capture {
-            capture.tidy();
+        self.guesses.tidy();
+    }
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// The token was checked and is wrong (worth a log line).
+    pub wrong: bool,
+    /// The address may not guess again for this long (answer 429).
+    pub wait: Option<Duration>,
+}
+
+/// Wrong tokens per address, and the addresses that used up their allowance: those are
+/// refused before their token is compared, so guessing goes no faster than the limit.
+pub struct Guesses {
+    wrong: Limiter<IpAddr>,
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+impl Guesses {
+    fn new(rate: Rate) -> Guesses {
+        Guesses {
+            wrong: Limiter::new(rate),
+            blocked: Mutex::new(HashMap::new()),
         }
-        self.login.tidy();
+    }
+
+    /// How long `client` must still wait, if it is blocked.
+    fn blocked(&self, client: IpAddr) -> Option<Duration> {
+        let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        let until = *blocked.get(&client)?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Counts a wrong token; returns the wait when that used up the address's allowance.
+    fn wrong(&self, client: IpAddr) -> Option<Duration> {
+        let wait = self.wrong.check(&client).err()?;
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        if blocked.len() >= MAX_KEYS {
+            let now = Instant::now();
+            blocked.retain(|_, until| *until > now);
+            if blocked.len() >= MAX_KEYS {
+                blocked.clear();
+            }
+        }
+        blocked.insert(client, Instant::now() + wait);
+        Some(wait)
+    }
+
+    fn tidy(&self) {
+        self.wrong.tidy();
+        let now = Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        blocked.retain(|_, until| *until > now);
+        blocked.shrink_to_fit();
     }
 }
 
@@ -188,6 +265,42 @@ mod tests {
             let _ = limiter.check(&ip);
             assert!(limiter.len() <= MAX_KEYS);
         }
+    }
+
+    #[test]
+    fn an_address_that_guessed_wrong_too_often_is_not_even_checked() {
+        let limits = Limits {
+            create: None,
+            guesses: Guesses::new(parse_rate("3/m").unwrap()),
+        };
+        let me = Some("203.0.113.7".parse().unwrap());
+        for _ in 0..3 {
+            let refused = limits.guess(me, || None::<()>).unwrap_err();
+            assert_eq!(
+                refused,
+                Refused {
+                    wrong: true,
+                    wait: None
+                }
+            );
+        }
+        // The fourth wrong token uses up the allowance ...
+        let refused = limits.guess(me, || None::<()>).unwrap_err();
+        assert!(refused.wrong && refused.wait.is_some());
+        // ... and then even the right one is not looked at.
+        let mut looked = false;
+        let refused = limits
+            .guess(me, || {
+                looked = true;
+                Some(())
+            })
+            .unwrap_err();
+        assert!(!looked && !refused.wrong && refused.wait.is_some());
+        // Another address, and the right token, are fine.
+        assert_eq!(
+            limits.guess(Some("203.0.113.8".parse().unwrap()), || Some(7)),
+            Ok(7)
+        );
     }
 
     #[test]

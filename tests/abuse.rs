@@ -133,6 +133,36 @@ async fn captures_over_the_limit_are_refused_and_counted_on_the_bin() {
 }
 
 #[tokio::test]
+async fn requests_to_made_up_bins_cannot_reset_a_bins_capture_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = format!("127.0.0.1:{}", free_port());
+    let server = RunningBinary::start(
+        &dir.path().join("data"),
+        &["--http-listen", &http, "--capture-limit", "3/h"],
+    );
+    let client = client();
+    let bin = server.bin_id(&client).await;
+    let capture = |path: String| {
+        let request = client
+            .post(format!("http://{http}/{path}"))
+            .body("x")
+            .send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    for expected in [200, 200, 200, 429] {
+        assert_eq!(capture(bin.clone()).await, expected);
+    }
+    // More made-up bins than a limiter remembers: none of them becomes a key.
+    let statuses: Vec<u16> = futures_util::stream::iter(0..17_000)
+        .map(|_| capture(uuid::Uuid::new_v4().to_string()))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|status| *status == 404));
+    assert_eq!(capture(bin.clone()).await, 429, "the limit was reset");
+}
+
+#[tokio::test]
 async fn the_limiters_stay_small_while_100000_addresses_hit_them() {
     const ADDRESSES: u32 = 100_000;
     let dir = tempfile::tempdir().unwrap();
@@ -314,6 +344,12 @@ async fn bins_idle_longer_than_the_bin_retention_are_deleted() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert_eq!(app.get(&format!("/api/v1/bins/{idle}")).await.status(), 404);
+    // A new bin may get the deleted one's internal key; captures to the old URL still find
+    // no bin, and nothing lands in the new one.
+    let fresh = app.bin_id().await;
+    assert_eq!(app.post(&format!("/{idle}"), "late").await.status(), 404);
+    let fresh_bin = app.get_json(&format!("/api/v1/bins/{fresh}")).await;
+    assert_eq!(fresh_bin["request_count"], 0);
     // Its requests went with it: every stored row is the captured bin's.
     let database = format!("sqlite://{}/binspector.db", app.dir.path().display());
     let pool = sqlx::SqlitePool::connect(&database).await.unwrap();

@@ -193,6 +193,39 @@ async fn every_page_api_call_and_stream_needs_the_token() {
         let answer = send(&app, method.clone(), path, Some(TOKEN), None).await;
         assert_eq!(answer.status(), *allowed, "{method} {path} with the token");
     }
+    // However the path is spelled, what routes to a page or the API is closed.
+    for (method, path, refused) in [
+        (
+            Method::POST,
+            "/%61pi/v1/bins".to_owned(),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::GET,
+            format!("/%61pi/v1/bins/{bin}/requests"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/bins/{bin}/%72equests"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Method::GET,
+            format!("/%69nspect/{bin}"),
+            StatusCode::SEE_OTHER,
+        ),
+        (
+            Method::GET,
+            format!("/inspect/{bin}/%65vents"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (Method::POST, "/%62ins".to_owned(), StatusCode::SEE_OTHER),
+    ] {
+        let answer = send(&app, method.clone(), &path, None, None).await;
+        assert_eq!(answer.status(), refused, "{method} {path}");
+    }
+
     // The bin is gone (the last call deleted it), so nothing was refused by mistake.
     let gone = send(
         &app,
@@ -375,7 +408,10 @@ async fn guessing_at_the_login_form_is_slowed_down() {
             "attempt {attempt}"
         );
     }
-    // The eleventh attempt in a minute is not even checked, right token or not.
+    // The eleventh wrong token in a minute uses up the allowance; after it, not even the
+    // right token is checked.
+    let answer = log_in(&app, "a-guess-that-is-wrong-000", "/").await;
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
     let answer = log_in(&app, TOKEN, "/").await;
     assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = answer.headers()["retry-after"]
@@ -384,6 +420,53 @@ async fn guessing_at_the_login_form_is_slowed_down() {
         .parse()
         .unwrap();
     assert!((1..=6).contains(&wait), "{wait}");
+}
+
+#[actix_web::test]
+async fn guessing_bearer_tokens_is_slowed_down_too() {
+    let app = spawn_app_with(&["--access-token", TOKEN]).await;
+    let path = "/api/v1/bins";
+    for attempt in 0..10 {
+        let answer = send(
+            &app,
+            Method::POST,
+            path,
+            Some("a-wrong-guess-000000000"),
+            None,
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "guess {attempt}");
+    }
+    // The eleventh wrong token uses up the address's allowance; then even the right token is
+    // not looked at until it may guess again.
+    let answer = send(
+        &app,
+        Method::POST,
+        path,
+        Some("a-wrong-guess-000000000"),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+    let answer = send(&app, Method::POST, path, Some(TOKEN), None).await;
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(answer.headers().contains_key("retry-after"));
+    // The login form shares the allowance.
+    assert_eq!(
+        log_in(&app, TOKEN, "/").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A session still works: it is not a guess.
+    let other = common::client_from([127, 0, 0, 2]);
+    let login = other
+        .post(format!("{}/login", app.base))
+        .form(&[("token", TOKEN), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let (session, _) = session_of(&login);
+    let answer = send(&app, Method::GET, "/", None, Some(&session)).await;
+    assert_eq!(answer.status(), StatusCode::OK);
 }
 
 #[actix_web::test]

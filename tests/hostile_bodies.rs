@@ -117,6 +117,57 @@ async fn a_gzip_bomb_is_stored_as_sent_and_decoded_only_up_to_the_cap() {
     );
 }
 
+/// A zstd frame whose header asks for a window of 2^`window_log` bytes, then `blocks` RLE
+/// blocks of 128 KiB of 'a' each: four bytes of body per 128 KiB decoded.
+fn zstd_rle(window_log: u8, blocks: usize) -> Vec<u8> {
+    let mut body = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, (window_log - 10) << 3];
+    for n in 0..blocks {
+        let last = u32::from(n + 1 == blocks);
+        let header = last | (1 << 1) | (128 * 1024) << 3;
+        body.extend_from_slice(&header.to_le_bytes()[..3]);
+        body.push(b'a');
+    }
+    body
+}
+
+#[tokio::test]
+async fn a_zstd_bomb_is_cut_at_the_cap_and_a_window_beyond_http_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, bin) = Server::start(dir.path()).await;
+    let pid = server.binary.child.id();
+    // 2,000 blocks: 8 KB that decode to 250 MiB within an 8 MiB window; then the same with
+    // a 2 GiB window, which a decoder would fill before giving anything back.
+    for body in [zstd_rle(23, 2_000), zstd_rle(31, 2_000)] {
+        let answer = server
+            .client
+            .post(format!("http://{}/{bin}", server.http))
+            .header("content-encoding", "zstd")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let before = common::rss_kib(pid);
+    reset_peak_rss(pid);
+    let (within, took) = server.page(&format!("/inspect/{bin}/1?decoded")).await;
+    assert!(within.contains("1.0 MiB, <strong>truncated</strong> at 1 MiB"));
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let (beyond, _) = server.page(&format!("/inspect/{bin}/2?decoded")).await;
+    assert!(
+        beyond.contains("asks for a 2048 MiB window; HTTP allows at most 8 MiB"),
+        "{beyond}"
+    );
+    let peak = peak_rss_kib(pid);
+    println!("zstd: RSS {before} KiB before, peak {peak} KiB");
+    // The decoder's buffer for the 8 MiB window (about twice the window) and the 1 MiB cap,
+    // however much the body would decode to.
+    assert!(
+        peak < before + 24 * 1024,
+        "decoding took RSS from {before} KiB to {peak} KiB"
+    );
+}
+
 #[tokio::test]
 async fn deep_long_and_binary_bodies_render_in_bounded_time_and_memory() {
     let dir = tempfile::tempdir().unwrap();

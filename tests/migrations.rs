@@ -75,7 +75,7 @@ async fn upgrades_keep_every_request_count_duplicate_link_and_body_and_number_re
     conn.close().await.unwrap();
 
     // Opening the store applies the rest.
-    let store = Store::open(&url, 16).await.unwrap();
+    let store = Store::open(&url, 16, None).await.unwrap();
     let bin = store.bin(&kept).await.unwrap().unwrap();
     assert_eq!((bin.created_at, bin.request_count), (1, 3));
     let all = Listing {

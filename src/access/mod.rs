@@ -58,7 +58,7 @@ impl Access {
     /// Access control as configured, or `None` when binspector is open (no token given).
     pub fn from_config(config: &Config) -> Result<Option<Access>, AccessError> {
         let tokens = match (&config.access_token, &config.access_token_file) {
-            (Some(token), _) => vec![token.clone()],
+            (Some(token), _) => vec![token.expose().to_owned()],
             (None, Some(path)) => read_tokens(path)?,
             (None, None) => return Ok(None),
         };

@@ -19,7 +19,7 @@ use crate::{
     limits,
     server::tap::RawHead,
     state::AppState,
-    store::{valid_bin_id, Outcome},
+    store::{valid_bin_id, Outcome, WriterError},
 };
 
 use self::body::{Body, Limits};
@@ -107,13 +107,6 @@ pub async fn capture(
             .insert_header((header::LOCATION, format!("/inspect/{bin_id}")))
             .finish());
     }
-    if let Some(limiter) = &state.limits.capture {
-        let key = uuid::Uuid::try_parse(bin_id).map_or(0, |id| id.as_u128());
-        if let Err(wait) = limiter.check(&key) {
-            return Err(over_limit(&state, bin_id, wait).await);
-        }
-    }
-
     // A WebSocket upgrade or a CONNECT hands the connection over to another protocol, so what
     // follows the head is not a body: capture the head alone, answer at once, and close.
     let hand_over = hands_over(&req);
@@ -153,11 +146,16 @@ pub async fn capture(
     let request = record::new_request(req.head(), raw.as_deref(), client, outcome, body, body_size);
     let event_type = request.kaizala.as_ref().map(|k| k.event_type.clone());
 
-    let id = state
+    let id = match state
         .store
         .writer()
         .capture(request, config.queue_timeout)
-        .await?;
+        .await
+    {
+        Ok(id) => id,
+        Err(WriterError::RateLimited(wait)) => return Err(over_limit(&state, bin_id, wait)),
+        Err(err) => return Err(err.into()),
+    };
     drop(reservation);
     tracing::info!(
         request = id,
@@ -188,14 +186,8 @@ pub async fn capture(
     })
 }
 
-/// A capture over `--capture-limit`: not stored, counted on its bin, answered 429 (a bin that
-/// does not exist is a 404 as always).
-async fn over_limit(state: &AppState, bin_id: &str, wait: std::time::Duration) -> AppError {
-    match state.store.bin(bin_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return AppError::BinNotFound,
-        Err(err) => return err.into(),
-    }
+/// A capture over `--capture-limit`: not stored, counted on its bin, answered 429.
+fn over_limit(state: &AppState, bin_id: &str, wait: std::time::Duration) -> AppError {
     state.store.activity().dropped(bin_id);
     let rate = state
         .config

@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use values::{parse_cidr, parse_domain, parse_public_url, parse_token};
 pub use values::{
     parse_duration, parse_limit, parse_rate, parse_size, public_url_host, valid_authority,
-    valid_token, Limit, Rate, TOKEN_RULE,
+    valid_token, Limit, Rate, Secret, TOKEN_RULE,
 };
 
 /// Let's Encrypt's production directory, the default ACME CA.
@@ -88,7 +88,7 @@ pub struct Config {
         conflicts_with = "access_token_file",
         value_parser = parse_token
     )]
-    pub access_token: Option<String>,
+    pub access_token: Option<Secret>,
 
     /// Like --access-token, with the tokens read from a file, one a line (several allow a
     /// rotation); re-read when it changes.
@@ -255,5 +255,8 @@ mod tests {
         assert_eq!(config.capture_limit, Limit(None));
         assert_eq!((config.max_db_size(), config.bin_retention()), (None, None));
         assert!(config.access_token.is_none() && config.access_token_file.is_none());
+        let with_token =
+            Config::parse_from(["binspector", "--access-token", "0123456789abcdef-secret"]);
+        assert!(!format!("{with_token:?}").contains("0123456789abcdef-secret"));
     }
 }

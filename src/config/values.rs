@@ -89,6 +89,9 @@ impl std::fmt::Display for Rate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(pub Option<Rate>);
 
+/// The longest period a rate may have.
+const MAX_PERIOD: Duration = Duration::from_secs(366 * 86_400);
+
 /// Parses `60/h`, `100/10s` or `5/1m` (a count, a slash, then a unit or a duration).
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let example = "a rate such as 60/h or 100/10s";
@@ -110,6 +113,9 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
             "`{text}` has an empty period (it is not {example})"
         ));
     }
+    if period > MAX_PERIOD {
+        return Err(format!("`{text}` has a period longer than a year"));
+    }
     Ok(Rate { count, period })
 }
 
@@ -121,11 +127,28 @@ pub fn parse_limit(text: &str) -> Result<Limit, String> {
     }
 }
 
+/// An access token given on the command line; its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The token itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(hidden)")
+    }
+}
+
 /// Accepts an access token: at least 16 characters of printable ASCII with no spaces, so it
 /// fits in a header and a file line as it is.
-pub(super) fn parse_token(text: &str) -> Result<String, String> {
+pub(super) fn parse_token(text: &str) -> Result<Secret, String> {
     valid_token(text)
-        .then(|| text.to_owned())
+        .then(|| Secret(text.to_owned()))
         .ok_or_else(|| TOKEN_RULE.to_owned())
 }
 
@@ -284,7 +307,9 @@ mod tests {
         assert_eq!(burst.to_string(), "100/10s");
         assert_eq!(parse_limit("off"), Ok(Limit(None)));
         assert_eq!(parse_limit("5/m").map(|limit| limit.0.is_some()), Ok(true));
-        for bad in ["60", "0/h", "-1/h", "60/", "60/0s", "60/y", "x/h", "60/h/h"] {
+        for bad in [
+            "60", "0/h", "-1/h", "60/", "60/0s", "60/y", "x/h", "60/h/h", "1/40000w",
+        ] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }

@@ -53,6 +53,27 @@ impl Activity {
         }
     }
 
+    /// Whether this bin was visited since the last sweep wrote the visits out.
+    pub fn was_visited(&self, bin_id: &str) -> bool {
+        self.lock().visited.contains(bin_id)
+    }
+
+    /// Puts back what a failed write took, adding to what came meanwhile.
+    pub(super) fn restore(&self, visited: Vec<String>, dropped: Vec<(String, Drops)>) {
+        let mut pending = self.lock();
+        pending.visited.extend(visited);
+        for (bin_id, drops) in dropped {
+            let merged = match pending.dropped.get(&bin_id) {
+                Some(newer) => Drops {
+                    count: drops.count + newer.count,
+                    since: drops.since.min(newer.since),
+                },
+                None => drops,
+            };
+            pending.dropped.insert(bin_id, merged);
+        }
+    }
+
     /// Refusals of this bin not yet written.
     pub fn pending_drops(&self, bin_id: &str) -> Option<Drops> {
         self.lock().dropped.get(bin_id).copied()

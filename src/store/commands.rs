@@ -97,6 +97,20 @@ pub(super) async fn run(
         .execute(&mut *conn)
         .await?
         .rows_affected(),
+        Command::TrimIdle {
+            bin_id,
+            before,
+            limit,
+        } => sqlx::query(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE bin_key = \
+             (SELECT key FROM bins WHERE id = ? AND active_at < ?) ORDER BY seq LIMIT ?)",
+        )
+        .bind(bin_id)
+        .bind(before)
+        .bind(limit)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
         Command::DeleteIdle { bin_id, before } => {
             sqlx::query("DELETE FROM bins WHERE id = ? AND active_at < ?")
                 .bind(bin_id)

@@ -30,7 +30,7 @@ pub use queries::Listing;
 pub use sweeper::{spawn_sweeper, SweepPolicy};
 pub use writer::{Command, WriterError, WriterHandle};
 
-use crate::{headers::HeaderPair, kaizala::KaizalaEvent};
+use crate::{config::Rate, headers::HeaderPair, kaizala::KaizalaEvent, limits::Limiter};
 
 /// Captures a single batch may hold; beyond this the writer commits and starts another.
 pub const MAX_BATCH: usize = 256;
@@ -149,8 +149,12 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database, applies migrations and starts the writer task
-    /// with room for `queue_capacity` waiting writes.
-    pub async fn open(database_url: &str, queue_capacity: usize) -> Result<Store, sqlx::Error> {
+    /// with room for `queue_capacity` waiting writes, holding each bin to `capture_limit`.
+    pub async fn open(
+        database_url: &str,
+        queue_capacity: usize,
+        capture_limit: Option<Rate>,
+    ) -> Result<Store, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
             // Incremental auto-vacuum lets the sweeper hand freed pages back to the file system.
@@ -196,6 +200,7 @@ impl Store {
             queue_capacity.max(1),
             live.clone(),
             health.clone(),
+            capture_limit.map(Limiter::new),
         )
         .await?;
         Ok(Store {

@@ -116,27 +116,58 @@ impl Store {
         if pending.is_empty() {
             return Ok(());
         }
-        self.writer()
-            .run(Command::Activity {
-                at: clock::now_millis(),
-                visited: pending.visited.into_iter().collect(),
-                dropped: pending.dropped.into_iter().collect(),
-            })
-            .await?;
-        Ok(())
+        let command = Command::Activity {
+            at: clock::now_millis(),
+            visited: pending.visited.into_iter().collect(),
+            dropped: pending.dropped.into_iter().collect(),
+        };
+        match self.writer().run(command.clone()).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                // Kept for the next sweep, so no count is lost to a failed write.
+                if let Command::Activity {
+                    visited, dropped, ..
+                } = command
+                {
+                    self.activity().restore(visited, dropped);
+                }
+                Err(err.into())
+            }
+        }
     }
 
     /// Deletes up to [`IDLE_BINS_PER_SWEEP`] idle bins: each one's requests first, in small
-    /// batches so captures interleave, then the bin, unless it was used meanwhile.
+    /// batches so captures interleave, then the bin. Every step checks again that the bin is
+    /// still idle, so a capture or a visit meanwhile keeps it and all it holds.
     async fn delete_idle_bins(&self, idle: Duration) -> Result<u64, SweepError> {
         let before = clock::now_millis() - i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
         let mut removed = 0;
         for bin_id in self.idle_bins(before, IDLE_BINS_PER_SWEEP).await? {
-            self.trim(&bin_id, 0).await?;
-            removed += self
-                .writer()
-                .run(Command::DeleteIdle { bin_id, before })
-                .await?;
+            loop {
+                if self.activity().was_visited(&bin_id) {
+                    break;
+                }
+                let rows = self
+                    .writer()
+                    .run(Command::TrimIdle {
+                        bin_id: bin_id.clone(),
+                        before,
+                        limit: SWEEP_BATCH,
+                    })
+                    .await?;
+                if rows < u64::from(SWEEP_BATCH) {
+                    if !self.activity().was_visited(&bin_id) {
+                        removed += self
+                            .writer()
+                            .run(Command::DeleteIdle {
+                                bin_id: bin_id.clone(),
+                                before,
+                            })
+                            .await?;
+                    }
+                    break;
+                }
+            }
         }
         Ok(removed)
     }

@@ -22,6 +22,8 @@ use tokio::{
     task::JoinHandle,
 };
 
+use crate::limits::Limiter;
+
 use super::{
     checkpoint, commands, health::Health, live::Hub, Arrival, Drops, NewRequest, BODY_HEAD,
     MAX_BATCH,
@@ -57,6 +59,10 @@ pub enum WriterError {
     /// The write committed, but not to the database file at its path (removed or replaced).
     #[error("{0}")]
     Unavailable(String),
+    /// The bin took as many captures as `--capture-limit` allows; the next one is allowed
+    /// after this long. Nothing was written.
+    #[error("the bin is over its capture limit")]
+    RateLimited(std::time::Duration),
 }
 
 /// A write other than a capture.
@@ -90,6 +96,13 @@ pub enum Command {
     },
     /// Removes up to `limit` of the oldest requests of all bins (the disk quota).
     Shed {
+        limit: u32,
+    },
+    /// Removes up to `limit` of a bin's oldest requests, unless the bin was captured into or
+    /// visited since `before` (the first step of deleting an idle bin).
+    TrimIdle {
+        bin_id: String,
+        before: i64,
         limit: u32,
     },
     /// Deletes a bin unless it was captured into or visited since `before`.
@@ -185,6 +198,7 @@ pub(super) async fn spawn(
     queue_capacity: usize,
     live: Arc<Hub>,
     health: Arc<Health>,
+    capture_limit: Option<Limiter<String>>,
 ) -> Result<WriterHandle, sqlx::Error> {
     let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")
         .fetch_one(&mut conn)
@@ -200,6 +214,7 @@ pub(super) async fn spawn(
         wal_too_long: wal_too_long.clone(),
         live,
         health,
+        capture_limit,
     };
     // The writer is not aborted at shutdown: it ends itself after flushing the queue.
     drop(tokio::spawn(async move { writer.run(rx).await }));
@@ -227,6 +242,9 @@ struct Writer {
     wal_too_long: Arc<AtomicBool>,
     live: Arc<Hub>,
     health: Arc<Health>,
+    /// `--capture-limit`, per bin id; checked here, where a bin is known to exist, so requests
+    /// to made-up bins never become keys.
+    capture_limit: Option<Limiter<String>>,
 }
 
 type CaptureAck = oneshot::Sender<Result<i64, WriterError>>;
@@ -332,8 +350,8 @@ impl Writer {
         }
         let mut placed = Vec::with_capacity(captures.len());
         for (request, ack) in captures {
-            let bin = match self.bin(&request.bin_id).await {
-                Ok(Some(bin)) => bin,
+            match self.bin(&request.bin_id).await {
+                Ok(Some(_)) => {}
                 Ok(None) => {
                     let _ = ack.send(Err(WriterError::BinNotFound));
                     continue;
@@ -344,6 +362,17 @@ impl Writer {
                     let _ = ack.send(Err(WriterError::Failed));
                     continue;
                 }
+            }
+            if let Some(limit) = &self.capture_limit {
+                if let Err(wait) = limit.check(&request.bin_id) {
+                    let _ = ack.send(Err(WriterError::RateLimited(wait)));
+                    continue;
+                }
+            }
+            let Some(bin) = self.bins.get_mut(&request.bin_id) else {
+                // Just looked up and remembered.
+                let _ = ack.send(Err(WriterError::Failed));
+                continue;
             };
             bin.last_seq += 1;
             let (bin, seq) = (*bin, bin.last_seq);
@@ -458,8 +487,12 @@ impl Writer {
     }
 
     async fn run_command(&mut self, command: &Command) -> Result<u64, WriterError> {
-        if let Command::DeleteBin { id } = command {
-            self.bins.remove(id);
+        // A deleted bin's key can be handed to a new bin: forget what was remembered of it.
+        match command {
+            Command::DeleteBin { id } | Command::DeleteIdle { bin_id: id, .. } => {
+                self.bins.remove(id);
+            }
+            _ => {}
         }
         match commands::run(&mut self.conn, command).await {
             Ok(Some(rows)) => self.landed().map(|()| {

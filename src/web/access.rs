@@ -1,6 +1,7 @@
-//! The middleware that asks for the access token: captures, handshakes, `/healthz`, the
-//! login page, static files and ACME challenges stay open; the API wants a bearer token or a
-//! session; pages without a session are sent to log in.
+//! The middleware that asks for the access token, wrapped around the API scope and the pages
+//! (captures, handshakes, `/healthz`, the login page, static files and ACME challenges are not
+//! wrapped): the API wants a bearer token or a session, pages without a session are sent to
+//! log in.
 
 use actix_web::{
     body::{BoxBody, MessageBody},
@@ -10,53 +11,64 @@ use actix_web::{
     web, HttpResponse,
 };
 
-use crate::{access::COOKIE, capture, error::AppError, state::AppState};
+use crate::{access::COOKIE, error::AppError, limits, state::AppState};
 
-/// What a path needs before it is served.
-#[derive(Debug, PartialEq, Eq)]
-enum Need {
-    /// Open to everyone.
-    Nothing,
-    /// The API: a bearer token or a session, else a 401 in JSON.
-    Api,
-    /// Fetched by the inspect page's script (live events, card fragments): a session, else 401.
-    Fragment,
-    /// A page: a session, else a redirect to the login form.
-    Page,
+/// What a refused request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// The API: 401 in JSON with `WWW-Authenticate: Bearer`.
+    Unauthorized,
+    /// A page: a redirect to the login form.
+    Login,
 }
 
-fn need(path: &str) -> Need {
-    let open = path == "/healthz"
-        || path == "/login"
-        || path == "/logout"
-        || path.starts_with("/static/")
-        || path.starts_with("/.well-known/acme-challenge/");
-    if open {
-        Need::Nothing
-    } else if path == "/api" || path.starts_with("/api/") {
-        Need::Api
-    } else if capture::is_capture_path(path) {
-        Need::Nothing
-    } else if path.starts_with("/inspect/")
-        && (path.ends_with("/events") || path.contains("/cards/"))
-    {
-        Need::Fragment
-    } else {
-        Need::Page
-    }
-}
-
-/// Middleware: lets a request through when binspector is open, when its path is open, or
-/// when it brings an accepted bearer token or a valid session.
-pub async fn require_access(
+/// Middleware for the API scope: a bearer token or a session, else 401.
+pub async fn api(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guard(req, next, Refusal::Unauthorized).await
+}
+
+/// Middleware for pages and their forms: a session (or a bearer token), else the login form.
+/// What the inspect page's script fetches (the live stream, card fragments) gets a 401
+/// instead, since a script cannot follow a redirect to a form.
+pub async fn pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refusal = if fetched_by_script(req.match_info().unprocessed()) {
+        Refusal::Unauthorized
+    } else {
+        Refusal::Login
+    };
+    guard(req, next, refusal).await
+}
+
+/// Within `/inspect`: `/{bin}/events` and `/{bin}/cards/{request}`, as the router sees them.
+fn fetched_by_script(unprocessed: &str) -> bool {
+    let mut segments = unprocessed.trim_start_matches('/').split('/');
+    matches!(
+        (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next()
+        ),
+        (Some(_), Some("events"), None, None) | (Some(_), Some("cards"), Some(_), None)
+    )
+}
+
+/// Lets the request through when binspector is open, or when it brings an accepted bearer
+/// token or a valid session; otherwise answers it as `refusal` says. The routes themselves
+/// decide which services this wraps, so how a path is spelled cannot get around it.
+async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    refusal: Refusal,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
+        return Ok(req.error_response(AppError::Unauthorized));
     };
     let Some(access) = state.access.as_ref() else {
         return next
@@ -64,32 +76,33 @@ pub async fn require_access(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let need = need(req.path());
-    if need == Need::Nothing {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    }
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
-    let session = req
-        .cookie(COOKIE)
-        .is_some_and(|cookie| access.session_valid(cookie.value()));
     let allowed = match bearer {
         Some(token) => {
-            let accepted = access.check(token).is_some();
-            if !accepted {
-                let client = state.client_ip(req.peer_addr(), req.headers());
-                tracing::warn!(client = ?client, path = req.path(), "refused a wrong access token");
+            let client = state.client_ip(req.peer_addr(), req.headers());
+            if let Err(refused) = state.limits.guess(client, || access.check(token)) {
+                if refused.wrong {
+                    tracing::warn!(client = ?client, path = req.path(), "refused a wrong access token");
+                }
+                if let Some(wait) = refused.wait {
+                    return Ok(req.error_response(AppError::RateLimited {
+                        message: "too many wrong access tokens from this address".to_owned(),
+                        retry_after: limits::retry_after_secs(wait),
+                    }));
+                }
+                false
+            } else {
+                true
             }
-            accepted
         }
-        None => session,
+        None => req
+            .cookie(COOKIE)
+            .is_some_and(|cookie| access.session_valid(cookie.value())),
     };
     if allowed {
         return next
@@ -97,8 +110,8 @@ pub async fn require_access(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    match need {
-        Need::Page => {
+    match refusal {
+        Refusal::Login => {
             // A page asked for directly comes back after the login; a form sent without a
             // session leads back to the home page.
             let next_path = if matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -119,7 +132,7 @@ pub async fn require_access(
                 .finish();
             Ok(req.into_response(response))
         }
-        _ => Ok(req.error_response(AppError::Unauthorized)),
+        Refusal::Unauthorized => Ok(req.error_response(AppError::Unauthorized)),
     }
 }
 
@@ -128,36 +141,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn captures_and_probes_are_open_and_everything_else_is_not() {
-        let bin = "/2b1e5c8e-8f4f-4a43-9b7a-0a4f7f1f2f3a";
-        for open in [
-            "/healthz",
-            "/login",
-            "/logout",
-            "/static/app.css",
-            "/.well-known/acme-challenge/abc",
-            bin,
-            "/2b1e5c8e-8f4f-4a43-9b7a-0a4f7f1f2f3a/sub/path",
-        ] {
-            assert_eq!(need(open), Need::Nothing, "{open}");
-        }
-        for api in ["/api", "/api/v1/bins", "/api/v1/bins/x/requests/1/raw"] {
-            assert_eq!(need(api), Need::Api, "{api}");
-        }
-        for fragment in [
-            "/inspect/2b1e5c8e-8f4f-4a43-9b7a-0a4f7f1f2f3a/events",
-            "/inspect/2b1e5c8e-8f4f-4a43-9b7a-0a4f7f1f2f3a/cards/3",
-        ] {
-            assert_eq!(need(fragment), Need::Fragment, "{fragment}");
+    fn the_scripts_fetches_are_told_apart_from_pages() {
+        for fetched in ["/b/events", "/b/cards/3"] {
+            assert!(fetched_by_script(fetched), "{fetched}");
         }
         for page in [
-            "/",
-            "/bins",
-            "/inspect/2b1e5c8e-8f4f-4a43-9b7a-0a4f7f1f2f3a",
-            "/inspect/2b1e5c8e-8f4f-4a43-9b7a-0a4f7f1f2f3a/4",
-            "/inspect/2b1e5c8e-8f4f-4a43-9b7a-0a4f7f1f2f3a/clear",
+            "/b",
+            "/b/3",
+            "/b/clear",
+            "/b/events/x",
+            "/b/cards",
+            "/b/3/delete",
         ] {
-            assert_eq!(need(page), Need::Page, "{page}");
+            assert!(!fetched_by_script(page), "{page}");
         }
     }
 }

@@ -96,25 +96,28 @@ pub(super) async fn login(
         return Ok(see_other(next));
     };
     let client = state.client_ip(req.peer_addr(), req.headers());
-    // Every attempt counts, so guessing is as slow as the limit whatever the answers are.
-    if let Some(client) = client {
-        state
-            .limits
-            .login
-            .check(&limits::client_key(client))
-            .map_err(|wait| AppError::RateLimited {
-                message: "too many login attempts from this address".to_owned(),
-                retry_after: limits::retry_after_secs(wait),
-            })?;
-    }
-    let Some(token_id) = access.check(form.token.trim()) else {
-        tracing::warn!(client = ?client, "refused a wrong access token at the login form");
-        let page = LoginPage { next, wrong: true }.render()?;
-        return Ok(no_store(
-            HttpResponse::Unauthorized()
-                .content_type("text/html; charset=utf-8")
-                .body(page),
-        ));
+    let token_id = match state
+        .limits
+        .guess(client, || access.check(form.token.trim()))
+    {
+        Ok(token_id) => token_id,
+        Err(refused) => {
+            if refused.wrong {
+                tracing::warn!(client = ?client, "refused a wrong access token at the login form");
+            }
+            if let Some(wait) = refused.wait {
+                return Err(AppError::RateLimited {
+                    message: "too many wrong access tokens from this address".to_owned(),
+                    retry_after: limits::retry_after_secs(wait),
+                });
+            }
+            let page = LoginPage { next, wrong: true }.render()?;
+            return Ok(no_store(
+                HttpResponse::Unauthorized()
+                    .content_type("text/html; charset=utf-8")
+                    .body(page),
+            ));
+        }
     };
     let session = access.open_session(&token_id);
     let lifetime = i64::try_from(SESSION_LIFETIME.as_secs()).unwrap_or(i64::MAX);

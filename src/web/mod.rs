@@ -52,7 +52,6 @@ pub fn app(
         .app_data(web::JsonConfig::default().error_handler(|err, _| {
             AppError::BadRequest(format!("the JSON body is not valid: {err}")).into()
         }))
-        .wrap(middleware::from_fn(access::require_access))
         .wrap(middleware::from_fn(errors::raw_heads))
         .wrap(middleware::from_fn(html_errors))
         .wrap(middleware::from_fn(errors::hsts))
@@ -91,11 +90,20 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                 .route(web::post().to(login::login)),
         )
         .service(resource("/logout", "POST").route(web::post().to(login::logout)))
-        .service(api::scope())
-        .service(resource("/", "GET, HEAD").route(read().to(pages::home)))
-        .service(resource("/bins", "POST").route(web::post().to(pages::create_bin)))
+        .service(api::scope().wrap(middleware::from_fn(access::api)))
+        .service(
+            resource("/", "GET, HEAD")
+                .route(read().to(pages::home))
+                .wrap(middleware::from_fn(access::pages)),
+        )
+        .service(
+            resource("/bins", "POST")
+                .route(web::post().to(pages::create_bin))
+                .wrap(middleware::from_fn(access::pages)),
+        )
         .service(
             web::scope("/inspect")
+                .wrap(middleware::from_fn(access::pages))
                 .service(resource("/{bin}", "GET, HEAD").route(read().to(pages::inspect)))
                 // GET only: a HEAD would hold a stream's slot while sending nothing.
                 .service(resource("/{bin}/events", "GET").route(web::get().to(events::events)))

@@ -191,14 +191,17 @@ impl RequestCard {
     }
 }
 
-/// The `Content-Encoding` a request's body was sent with, unless there is none to undo.
+/// The `Content-Encoding` a request's body was sent with (several header lines are one list),
+/// unless there is none to undo.
 pub fn content_encoding(request: &StoredRequest) -> Option<String> {
-    request
+    let codings: Vec<String> = request
         .headers
         .iter()
-        .find(|pair| pair.name == "content-encoding")
+        .filter(|pair| pair.name == "content-encoding")
         .map(|pair| pair.text().trim().to_owned())
         .filter(|value| !value.is_empty() && !value.eq_ignore_ascii_case("identity"))
+        .collect();
+    (!codings.is_empty()).then(|| codings.join(", "))
 }
 
 fn method_class(method: &str) -> &'static str {

@@ -2,10 +2,17 @@
 //! decoded view is computed only when asked for, from the stored bytes, and stops at a hard
 //! output cap, so a compression bomb costs at most the cap in memory and time.
 
-use std::io::Read;
+mod zstd;
+
+use std::io::{self, Read};
 
 /// Most decoded bytes shown.
 pub const MAX_DECODED: usize = 1024 * 1024;
+/// Most codings undone in a row (`gzip, gzip` is two).
+pub const MAX_CODINGS: usize = 4;
+/// Most bytes any one layer may hand to the next: a layer that expands into data the next one
+/// turns into nothing (empty deflate blocks, say) stops here instead of spinning.
+const MAX_INNER: u64 = 64 * 1024 * 1024;
 
 /// A content coding binspector can undo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +53,12 @@ pub fn codings(content_encoding: &str) -> Result<Vec<Coding>, String> {
         };
         codings.push(coding);
     }
+    if codings.len() > MAX_CODINGS {
+        return Err(format!(
+            "binspector undoes at most {MAX_CODINGS} codings in a row, and this body has {}",
+            codings.len()
+        ));
+    }
     Ok(codings)
 }
 
@@ -64,7 +77,11 @@ pub struct Decoded {
 pub fn decode(codings: &[Coding], body: &[u8], cap: usize) -> Decoded {
     let mut reader: Box<dyn Read + '_> = Box::new(body);
     for coding in codings.iter().rev() {
-        reader = match layer(*coding, reader) {
+        let bounded = Box::new(Bounded {
+            inner: reader,
+            left: MAX_INNER,
+        });
+        reader = match layer(*coding, bounded) {
             Ok(reader) => reader,
             Err(error) => {
                 return Decoded {
@@ -111,11 +128,31 @@ fn layer<'a>(coding: Coding, inner: Box<dyn Read + 'a>) -> Result<Box<dyn Read +
             }
         }
         Coding::Brotli => Box::new(brotli_decompressor::Decompressor::new(inner, 4096)),
-        Coding::Zstd => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(inner)
-                .map_err(|err| format!("the zstd body does not start a frame: {err}"))?,
-        ),
+        Coding::Zstd => Box::new(zstd::Frames::new(inner)),
     })
+}
+
+/// A layer's input, cut off with an error after [`MAX_INNER`] bytes.
+struct Bounded<'a> {
+    inner: Box<dyn Read + 'a>,
+    left: u64,
+}
+
+impl Read for Bounded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::other(format!(
+                "its layers expand past {} MiB",
+                MAX_INNER / (1024 * 1024)
+            )));
+        }
+        let most = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..most])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
 }
 
 #[cfg(test)]
