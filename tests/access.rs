@@ -537,6 +537,26 @@ async fn a_rotated_token_file_ends_the_old_tokens_sessions_and_wrong_tokens_are_
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(login(new).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(home(session.clone()).await, StatusCode::OK);
+    // A live stream the old token's session opened, to see it end too.
+    let bin = {
+        let created = client
+            .post(format!("{}/api/v1/bins", server.base))
+            .bearer_auth(new)
+            .send()
+            .await
+            .unwrap();
+        created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let stream = client
+        .get(format!("{}/inspect/{bin}/events", server.base))
+        .header(header::COOKIE, format!("binspector_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
     std::fs::write(&tokens, format!("{new}\n")).unwrap();
     let mut ended = false;
     for _ in 0..50 {
@@ -547,6 +567,17 @@ async fn a_rotated_token_file_ends_the_old_tokens_sessions_and_wrong_tokens_are_
         }
     }
     assert!(ended, "the old token's session still opens pages");
+    // The stream ends at its next heartbeat (every 15 s).
+    let drained = tokio::time::timeout(Duration::from_secs(25), async {
+        let mut chunks = stream.bytes_stream();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the old token's live stream is still open");
     assert_eq!(login(old).await.status(), StatusCode::UNAUTHORIZED);
 
     let log = server.log();

@@ -8,10 +8,15 @@ use actix_web::{
     dev::{ServiceRequest, ServiceResponse},
     http::{header, Method},
     middleware::Next,
-    web, HttpResponse,
+    web, HttpRequest, HttpResponse,
 };
 
-use crate::{access::COOKIE, error::AppError, limits, state::AppState};
+use crate::{
+    access::{Access, COOKIE},
+    error::AppError,
+    limits,
+    state::AppState,
+};
 
 /// What a refused request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +25,37 @@ enum Refusal {
     Unauthorized,
     /// A page: a redirect to the login form.
     Login,
+}
+
+/// What a request brings to be let in: a bearer token (preferred when both come) or a
+/// session cookie.
+pub(super) enum Credential {
+    Bearer(String),
+    Session(String),
+}
+
+impl Credential {
+    pub(super) fn of(req: &HttpRequest) -> Option<Credential> {
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(|token| Credential::Bearer(token.trim().to_owned()));
+        bearer.or_else(|| {
+            req.cookie(COOKIE)
+                .map(|cookie| Credential::Session(cookie.value().to_owned()))
+        })
+    }
+
+    /// Whether it still lets its bearer in (a token can be taken out of the token file, and a
+    /// session can expire, while a live stream it opened is still running).
+    pub(super) fn holds(&self, access: &Access) -> bool {
+        match self {
+            Credential::Bearer(token) => access.check(token).is_some(),
+            Credential::Session(value) => access.session_valid(value),
+        }
+    }
 }
 
 /// Middleware for the API scope: a bearer token or a session, else 401.
@@ -76,33 +112,27 @@ async fn guard(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
-    let allowed = match bearer {
-        Some(token) => {
+    let allowed = match Credential::of(req.request()) {
+        Some(Credential::Bearer(token)) => {
             let client = state.client_ip(req.peer_addr(), req.headers());
-            if let Err(refused) = state.limits.guess(client, || access.check(token)) {
-                if refused.wrong {
-                    tracing::warn!(client = ?client, path = req.path(), "refused a wrong access token");
+            match state.limits.guess(client, || access.check(&token)) {
+                Ok(_) => true,
+                Err(refused) => {
+                    if refused.wrong {
+                        tracing::warn!(client = ?client, path = req.path(), "refused a wrong access token");
+                    }
+                    if let Some(wait) = refused.wait {
+                        return Ok(req.error_response(AppError::RateLimited {
+                            message: "too many wrong access tokens from this address".to_owned(),
+                            retry_after: limits::retry_after_secs(wait),
+                        }));
+                    }
+                    false
                 }
-                if let Some(wait) = refused.wait {
-                    return Ok(req.error_response(AppError::RateLimited {
-                        message: "too many wrong access tokens from this address".to_owned(),
-                        retry_after: limits::retry_after_secs(wait),
-                    }));
-                }
-                false
-            } else {
-                true
             }
         }
-        None => req
-            .cookie(COOKIE)
-            .is_some_and(|cookie| access.session_valid(cookie.value())),
+        Some(session @ Credential::Session(_)) => session.holds(access),
+        None => false,
     };
     if allowed {
         return next

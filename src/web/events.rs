@@ -16,9 +16,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use super::extract::Bin;
+use super::{access::Credential, extract::Bin};
 use crate::{
-    error::AppError, server::tap::TapShared, state::AppState, store::LiveArrivals,
+    access::Access, error::AppError, server::tap::TapShared, state::AppState, store::LiveArrivals,
     streams::StreamSlot,
 };
 
@@ -40,6 +40,8 @@ struct Subscription {
     heartbeat: tokio::time::Interval,
     /// The connection's tap, which says when the client has gone.
     tap: Option<Arc<TapShared>>,
+    /// With an access token: what let the stream open, checked again at every heartbeat.
+    credential: Option<(Arc<Access>, Credential)>,
     /// Given back when the stream ends, whichever way.
     _slot: StreamSlot,
 }
@@ -59,11 +61,16 @@ pub(super) async fn events(
         None => UNTAPPED_HEARTBEAT,
     });
     heartbeat.reset();
+    let credential = state
+        .access
+        .clone()
+        .and_then(|access| Some((access, Credential::of(&req)?)));
     let subscription = Subscription {
         arrivals: state.store.subscribe(&bin.id),
         shutdown: state.shutdown.clone(),
         heartbeat,
         tap,
+        credential,
         _slot: slot,
     };
     let opening = futures_util::stream::once(async {
@@ -101,7 +108,14 @@ async fn next_chunk(sub: &mut Subscription) -> Option<Bytes> {
             }
             Err(broadcast::error::RecvError::Closed) => None,
         },
-        _ = sub.heartbeat.tick() => Some(Bytes::from_static(b": keep-alive\n\n")),
+        _ = sub.heartbeat.tick() => {
+            // A token taken out of the token file ends the streams it opened.
+            let revoked = sub
+                .credential
+                .as_ref()
+                .is_some_and(|(access, credential)| !credential.holds(access));
+            (!revoked).then(|| Bytes::from_static(b": keep-alive\n\n"))
+        }
         _ = sub.shutdown.changed() => None,
         _ = client_gone(sub.tap.as_deref()) => None,
     }
