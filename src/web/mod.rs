@@ -6,6 +6,7 @@ mod api;
 mod errors;
 mod events;
 mod extract;
+mod h2_bodies;
 mod json;
 mod login;
 pub mod origin;
@@ -52,6 +53,7 @@ pub fn app(
         .app_data(web::JsonConfig::default().error_handler(|err, _| {
             AppError::BadRequest(format!("the JSON body is not valid: {err}")).into()
         }))
+        .wrap(middleware::from_fn(h2_bodies::finish_bodies))
         .wrap(middleware::from_fn(errors::raw_heads))
         .wrap(middleware::from_fn(html_errors))
         .wrap(middleware::from_fn(errors::hsts))
