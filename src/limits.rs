@@ -231,6 +231,11 @@ impl Guesses {
     }
 }
 
+/// A client address for a log line (`unknown` when there is none).
+pub fn shown(client: Option<IpAddr>) -> String {
+    client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
 /// Whole seconds to wait, rounded up, at least one: what `Retry-After` says.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

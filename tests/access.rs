@@ -226,6 +226,16 @@ async fn every_page_api_call_and_stream_needs_the_token() {
         assert_eq!(answer.status(), refused, "{method} {path}");
     }
 
+    // The scheme's name is case-insensitive.
+    let lowercase = app
+        .client
+        .post(format!("{}/api/v1/bins", app.base))
+        .header(header::AUTHORIZATION, format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lowercase.status(), StatusCode::CREATED);
+
     // The bin is gone (the last call deleted it), so nothing was refused by mistake.
     let gone = send(
         &app,

@@ -98,11 +98,11 @@ async fn a_gzip_bomb_is_stored_as_sent_and_decoded_only_up_to_the_cap() {
     let before = common::rss_kib(pid);
     reset_peak_rss(pid);
     assert!(
-        card.contains("id=\"show-decoded\""),
+        card.contains("class=\"show-decoded\""),
         "the page offers the decoded view"
     );
     let (decoded, took) = server.page(&format!("/inspect/{bin}/1?decoded")).await;
-    assert!(decoded.contains("id=\"decoded-note\""));
+    assert!(decoded.contains("class=\"note decoded-note\""));
     assert!(
         decoded.contains("1.0 MiB, <strong>truncated</strong> at 1 MiB"),
         "{}",

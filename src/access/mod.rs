@@ -135,7 +135,7 @@ impl Access {
                 match read {
                     Ok(Ok(tokens)) => {
                         self.replace_tokens(&tokens);
-                        tracing::info!(file = %path.display(), tokens = tokens.len(), "re-read the access tokens; sessions of removed tokens have ended");
+                        tracing::info!(file = %path.display(), tokens = tokens.len(), "re-read the access tokens; a token no longer listed is refused, and so are the sessions it opened");
                     }
                     Ok(Err(err)) => {
                         tracing::warn!(error = %err, "the changed access token file was not used; the previous tokens still apply");

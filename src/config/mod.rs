@@ -48,7 +48,7 @@ pub struct Config {
     #[arg(long, env = "BINSPECTOR_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// How often --tls-cert and --tls-key are checked for changes (a certbot renewal).
+    /// How often --tls-cert and --tls-key (a certbot renewal) and --access-token-file are checked for changes.
     #[arg(long, env = "BINSPECTOR_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub tls_reload_interval: Duration,
 
@@ -80,7 +80,7 @@ pub struct Config {
     #[arg(long, value_name = "CIDR", env = "BINSPECTOR_TRUST_PROXY", value_delimiter = ',', value_parser = parse_cidr)]
     pub trust_proxy: Vec<IpNet>,
 
-    /// Require this token for every page and API call; captures, handshakes and /healthz stay open.
+    /// Require this token for every page, API call and live stream; captures, handshakes, /healthz, /login, /static and ACME challenges stay open.
     #[arg(
         long,
         env = "BINSPECTOR_ACCESS_TOKEN",
@@ -161,7 +161,7 @@ pub struct Config {
     #[arg(long, env = "BINSPECTOR_BODY_MEMORY", default_value = "64MiB", value_parser = parse_size)]
     pub body_memory: u64,
 
-    /// How often the sweeper enforces --retention and --max-requests-per-bin.
+    /// How often the sweeper enforces --retention, --max-requests-per-bin, --max-db-size and --bin-retention.
     #[arg(long, env = "BINSPECTOR_SWEEP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
 

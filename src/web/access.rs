@@ -36,12 +36,14 @@ pub(super) enum Credential {
 
 impl Credential {
     pub(super) fn of(req: &HttpRequest) -> Option<Credential> {
+        // The scheme's name is case-insensitive (RFC 9110, 11.1).
         let bearer = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(|token| Credential::Bearer(token.trim().to_owned()));
+            .and_then(|value| value.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| Credential::Bearer(token.trim().to_owned()));
         bearer.or_else(|| {
             req.cookie(COOKIE)
                 .map(|cookie| Credential::Session(cookie.value().to_owned()))
@@ -119,7 +121,7 @@ async fn guard(
                 Ok(_) => true,
                 Err(refused) => {
                     if refused.wrong {
-                        tracing::warn!(client = ?client, path = req.path(), "refused a wrong access token");
+                        tracing::warn!(client = %limits::shown(client), path = req.path(), "refused a wrong access token");
                     }
                     if let Some(wait) = refused.wait {
                         return Ok(req.error_response(AppError::RateLimited {

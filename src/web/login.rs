@@ -103,7 +103,7 @@ pub(super) async fn login(
         Ok(token_id) => token_id,
         Err(refused) => {
             if refused.wrong {
-                tracing::warn!(client = ?client, "refused a wrong access token at the login form");
+                tracing::warn!(client = %limits::shown(client), "refused a wrong access token at the login form");
             }
             if let Some(wait) = refused.wait {
                 return Err(AppError::RateLimited {
@@ -128,7 +128,7 @@ pub(super) async fn login(
         .same_site(SameSite::Strict)
         .max_age(CookieAge::seconds(lifetime))
         .finish();
-    tracing::info!(client = ?client, "logged in");
+    tracing::info!(client = %limits::shown(client), "logged in");
     let mut response = no_store(see_other(next));
     response
         .add_cookie(&cookie)
