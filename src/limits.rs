@@ -20,7 +20,9 @@ use std::{
 
 use governor::{
     clock::{Clock, DefaultClock},
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    middleware::StateInformationMiddleware,
+    state::keyed::DefaultKeyedStateStore,
+    Quota, RateLimiter,
 };
 
 use crate::config::{Config, Rate};
@@ -34,10 +36,13 @@ const WRONG_TOKENS: Rate = Rate {
     period: Duration::from_secs(60),
 };
 
+/// governor's keyed limiter, telling how much of its allowance a key has left.
+type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+
 /// A keyed limiter with bounded memory.
 pub struct Limiter<K: Hash + Eq + Clone> {
     quota: Quota,
-    current: RwLock<Arc<DefaultKeyedRateLimiter<K>>>,
+    current: RwLock<Arc<Keyed<K>>>,
     clock: DefaultClock,
 }
 
@@ -50,14 +55,14 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
             .allow_burst(rate.count);
         Limiter {
             quota,
-            current: RwLock::new(Arc::new(RateLimiter::dashmap(quota))),
+            current: RwLock::new(Arc::new(keyed(quota))),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Counts one event for `key`: `Err` with the wait until the next one is allowed when it
-    /// is over the limit.
-    pub fn check(&self, key: &K) -> Result<(), Duration> {
+    /// Counts one event for `key`: how many more it may have right now, or `Err` with the
+    /// wait until the next one is allowed when it is over the limit.
+    pub fn check(&self, key: &K) -> Result<u32, Duration> {
         let mut limiter = self.limiter();
         if limiter.len() >= MAX_KEYS {
             limiter.retain_recent();
@@ -67,7 +72,13 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         }
         limiter
             .check_key(key)
+            .map(|state| state.remaining_burst_capacity())
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// How long one more event takes to come back.
+    pub fn refill(&self) -> Duration {
+        self.quota.replenish_interval()
     }
 
     /// Keys remembered now.
@@ -87,17 +98,14 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         limiter.shrink_to_fit();
     }
 
-    fn limiter(&self) -> Arc<DefaultKeyedRateLimiter<K>> {
+    fn limiter(&self) -> Arc<Keyed<K>> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    fn start_over(
-        &self,
-        full: &Arc<DefaultKeyedRateLimiter<K>>,
-    ) -> Arc<DefaultKeyedRateLimiter<K>> {
+    fn start_over(&self, full: &Arc<Keyed<K>>) -> Arc<Keyed<K>> {
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         // Another thread may have started over already.
         if Arc::ptr_eq(&current, full) {
@@ -105,10 +113,14 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
                 keys = MAX_KEYS,
                 "a rate limiter is full of recent senders; it starts over"
             );
-            *current = Arc::new(RateLimiter::dashmap(self.quota));
+            *current = Arc::new(keyed(self.quota));
         }
         current.clone()
     }
+}
+
+fn keyed<K: Hash + Eq + Clone>(quota: Quota) -> Keyed<K> {
+    RateLimiter::dashmap(quota).with_middleware::<StateInformationMiddleware>()
 }
 
 /// The key of a client address: IPv4 as it is, IPv6 by its /64 (one subscriber's network).
@@ -161,9 +173,12 @@ impl Limits {
                 wait: Some(wait),
             });
         }
-        check().ok_or_else(|| Refused {
-            wrong: true,
-            wait: self.guesses.wrong(client),
+        check().ok_or_else(|| {
+            self.guesses.wrong(client);
+            Refused {
+                wrong: true,
+                wait: None,
+            }
         })
     }
 
@@ -179,9 +194,10 @@ impl Limits {
 /// Why a token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
-    /// The token was checked and is wrong (worth a log line).
+    /// The token was checked and is wrong (answer 401, worth a log line).
     pub wrong: bool,
-    /// The address may not guess again for this long (answer 429).
+    /// The token was not looked at: the address may not guess again for this long (answer
+    /// 429).
     pub wait: Option<Duration>,
 }
 
@@ -207,9 +223,14 @@ impl Guesses {
         until.checked_duration_since(Instant::now())
     }
 
-    /// Counts a wrong token; returns the wait when that used up the address's allowance.
-    fn wrong(&self, client: IpAddr) -> Option<Duration> {
-        let wait = self.wrong.check(&client).err()?;
+    /// Counts a wrong token; once it has used up the address's allowance, the address is
+    /// blocked until one more guess comes back.
+    fn wrong(&self, client: IpAddr) {
+        let wait = match self.wrong.check(&client) {
+            Ok(0) => self.wrong.refill(),
+            Ok(_) => return,
+            Err(wait) => wait,
+        };
         let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         if blocked.len() >= MAX_KEYS {
             let now = Instant::now();
@@ -219,7 +240,6 @@ impl Guesses {
             }
         }
         blocked.insert(client, Instant::now() + wait);
-        Some(wait)
     }
 
     fn tidy(&self) {
@@ -289,10 +309,8 @@ mod tests {
                 }
             );
         }
-        // The fourth wrong token uses up the allowance ...
-        let refused = limits.guess(me, || None::<()>).unwrap_err();
-        assert!(refused.wrong && refused.wait.is_some());
-        // ... and then even the right one is not looked at.
+        // The allowance is used up: not even the right token is looked at until one more
+        // guess comes back (20 s at 3 a minute).
         let mut looked = false;
         let refused = limits
             .guess(me, || {
@@ -300,7 +318,12 @@ mod tests {
                 Some(())
             })
             .unwrap_err();
-        assert!(!looked && !refused.wrong && refused.wait.is_some());
+        assert!(!looked && !refused.wrong);
+        let wait = refused.wait.unwrap();
+        assert!(
+            wait > Duration::from_secs(19) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         // Another address, and the right token, are fine.
         assert_eq!(
             limits.guess(Some("203.0.113.8".parse().unwrap()), || Some(7)),

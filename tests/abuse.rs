@@ -107,6 +107,23 @@ async fn captures_over_the_limit_are_refused_and_counted_on_the_bin() {
         assert!(shown["dropped_since"].as_str().unwrap().ends_with('Z'));
         assert_eq!(shown["request_count"], 5);
     }
+    // A capture refused before its body (Expect: 100-continue, body over the size limit) is
+    // held to the same limit.
+    let head = format!(
+        "POST /{bin} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        20 * 1024 * 1024
+    );
+    let answer =
+        common::raw_exchange(&app.http_addr(), head.as_bytes(), Duration::from_secs(2)).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after:"),
+        "{answer}"
+    );
+    let shown = app.get_json(&format!("/api/v1/bins/{bin}")).await;
+    assert_eq!(shown["dropped_count"], 4, "{shown}");
+    assert_eq!(shown["request_count"], 5);
+
     let quiet = app.get_json(&format!("/api/v1/bins/{other}")).await;
     assert_eq!(
         (
@@ -122,7 +139,7 @@ async fn captures_over_the_limit_are_refused_and_counted_on_the_bin() {
         .await
         .unwrap();
     assert!(
-        page.contains("3 requests refused by the rate limit since"),
+        page.contains("4 requests refused by the rate limit since"),
         "{page}"
     );
     // An unknown bin is still a 404, limit or not.

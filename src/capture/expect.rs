@@ -64,6 +64,15 @@ pub async fn check(state: &AppState, req: Request) -> Result<Request, Response<B
             ))
         }
         Err(WriterError::BinNotFound) => Err(json(StatusCode::NOT_FOUND, "no such bin")),
+        Err(WriterError::RateLimited(wait)) => {
+            let refused = super::over_limit(state, bin_id, wait);
+            let mut answer = json(StatusCode::TOO_MANY_REQUESTS, &refused.to_string());
+            let seconds = crate::limits::retry_after_secs(wait).to_string();
+            if let Ok(value) = header::HeaderValue::from_str(&seconds) {
+                answer.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Err(answer)
+        }
         Err(_) => Err(json(
             StatusCode::SERVICE_UNAVAILABLE,
             "binspector could not record this request; retry in a moment",

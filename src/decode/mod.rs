@@ -69,7 +69,8 @@ pub struct Decoded {
     pub bytes: Vec<u8>,
     /// The decoded body goes on beyond the cap.
     pub truncated: bool,
-    /// Why decoding stopped before the end, if it did (the bytes up to there are kept).
+    /// Why decoding stopped before the end, if it did (the bytes decoded up to there are kept,
+    /// except a damaged zstd frame's last window, which its decoder holds back).
     pub error: Option<String>,
 }
 

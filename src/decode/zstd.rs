@@ -3,12 +3,15 @@
 //! HTTP allows refused before anything is decoded. A decoder holds its whole window back
 //! before it gives any output, so the window, not the output cap, is what bounds its memory.
 
-use std::io::{self, Chain, Cursor, Read};
+use std::io::{self, Read};
 
-use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
 /// RFC 9659: the `zstd` content coding's window is at most 8 MiB.
 pub const MAX_WINDOW: u64 = 8 * 1024 * 1024;
+/// Most frames (skippable ones included) in one body: each costs a decoder reset, and a body
+/// of empty frames would otherwise buy many of them for a few bytes each.
+pub const MAX_FRAMES: usize = 4_096;
 
 const MAGIC: u32 = 0xFD2F_B528;
 /// Skippable frames carry any magic from `0x184D2A50` to `0x184D2A5F`.
@@ -16,63 +19,92 @@ const SKIPPABLE: u32 = 0x184D_2A50;
 /// The longest frame header: magic, descriptor, window, dictionary id, content size.
 const LONGEST_HEADER: usize = 4 + 1 + 1 + 4 + 8;
 
-type Source<'a> = Chain<Cursor<Vec<u8>>, Box<dyn Read + 'a>>;
+/// The body, with the bytes of a header read ahead and given back: one level, however many
+/// frames there are.
+struct Source<'a> {
+    ahead: Vec<u8>,
+    inner: Box<dyn Read + 'a>,
+}
 
-/// Decodes the frames of a zstd body one after the other.
+impl Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ahead.is_empty() {
+            return self.inner.read(buf);
+        }
+        let n = buf.len().min(self.ahead.len());
+        buf[..n].copy_from_slice(&self.ahead[..n]);
+        self.ahead.drain(..n);
+        Ok(n)
+    }
+}
+
+impl Source<'_> {
+    /// Up to `n` bytes from here on, without using them up.
+    fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        while self.ahead.len() < n {
+            let mut more = vec![0; n - self.ahead.len()];
+            let read = self.inner.read(&mut more)?;
+            if read == 0 {
+                break;
+            }
+            self.ahead.extend_from_slice(&more[..read]);
+        }
+        Ok(&self.ahead[..self.ahead.len().min(n)])
+    }
+}
+
+/// Decodes the frames of a zstd body one after the other, with one decoder.
 pub struct Frames<'a> {
-    /// The body between frames.
-    rest: Option<Box<dyn Read + 'a>>,
-    /// The frame being decoded.
-    frame: Option<StreamingDecoder<Source<'a>, FrameDecoder>>,
-    started: bool,
+    source: Source<'a>,
+    decoder: FrameDecoder,
+    in_frame: bool,
+    frames: usize,
+    /// A failure met after some output was ready: reported once that output is read.
+    failed: Option<io::Error>,
 }
 
 impl<'a> Frames<'a> {
     pub fn new(body: Box<dyn Read + 'a>) -> Frames<'a> {
         Frames {
-            rest: Some(body),
-            frame: None,
-            started: false,
+            source: Source {
+                ahead: Vec::new(),
+                inner: body,
+            },
+            decoder: FrameDecoder::new(),
+            in_frame: false,
+            frames: 0,
+            failed: None,
         }
     }
 
-    /// Starts the next frame; `false` at the end of the body.
+    /// Starts the next frame (skipping skippable ones); `false` at the end of the body.
     fn next_frame(&mut self) -> io::Result<bool> {
         loop {
-            let Some(mut rest) = self.rest.take() else {
-                return Ok(false);
-            };
-            let mut head = Vec::with_capacity(LONGEST_HEADER);
-            (&mut rest)
-                .take(LONGEST_HEADER as u64)
-                .read_to_end(&mut head)?;
+            let head = self.source.peek(LONGEST_HEADER)?;
             if head.is_empty() {
                 return Ok(false);
             }
-            let magic = head
-                .get(..4)
-                .map(|bytes| u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
-            match magic {
+            self.frames += 1;
+            if self.frames > MAX_FRAMES {
+                return Err(damaged(&format!(
+                    "the body has more than {MAX_FRAMES} zstd frames"
+                )));
+            }
+            let word = |at: usize| {
+                head.get(at..at + 4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            match word(0) {
                 Some(magic) if magic & 0xFFFF_FFF0 == SKIPPABLE => {
-                    let size = head
-                        .get(4..8)
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .ok_or_else(|| damaged("a skippable frame is cut short"))?;
-                    let mut source = Cursor::new(head).chain(rest);
-                    io::copy(&mut (&mut source).take(8), &mut io::sink())?;
-                    let skipped =
-                        io::copy(&mut (&mut source).take(u64::from(size)), &mut io::sink())?;
-                    if skipped < u64::from(size) {
+                    let size = word(4).ok_or_else(|| damaged("a skippable frame is cut short"))?;
+                    let skip = 8 + u64::from(size);
+                    let skipped = io::copy(&mut (&mut self.source).take(skip), &mut io::sink())?;
+                    if skipped < skip {
                         return Err(damaged("a skippable frame is cut short"));
                     }
-                    let (left, rest) = source.into_inner();
-                    let unread =
-                        left.get_ref()[usize::try_from(left.position()).unwrap_or(0)..].to_vec();
-                    self.rest = Some(Box::new(Cursor::new(unread).chain(rest)));
-                    self.started = true;
                 }
                 Some(MAGIC) => {
-                    let window = window_size(&head)?;
+                    let window = window_size(head)?;
                     if window > MAX_WINDOW {
                         return Err(damaged(&format!(
                             "a zstd frame asks for a {} MiB window; HTTP allows at most {} MiB",
@@ -80,36 +112,56 @@ impl<'a> Frames<'a> {
                             MAX_WINDOW / (1024 * 1024)
                         )));
                     }
-                    let source = Cursor::new(head).chain(rest);
-                    let frame = StreamingDecoder::new(source)
+                    self.decoder
+                        .reset(&mut self.source)
                         .map_err(|err| damaged(&format!("a zstd frame is damaged: {err}")))?;
-                    self.frame = Some(frame);
-                    self.started = true;
+                    self.in_frame = true;
                     return Ok(true);
                 }
-                _ if self.started => return Err(damaged("bytes after the last zstd frame")),
+                _ if self.frames > 1 => return Err(damaged("bytes after the last zstd frame")),
                 _ => return Err(damaged("the body does not start a zstd frame")),
             }
         }
+    }
+
+    /// Decoded bytes of the current frame; 0 once it is done (as ruzstd's own streaming
+    /// decoder reads, with the source borrowed instead of owned).
+    fn read_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let decoder = &mut self.decoder;
+        while decoder.can_collect() < buf.len() && !decoder.is_finished() {
+            let wanted = buf.len() - decoder.can_collect();
+            if let Err(err) =
+                decoder.decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBytes(wanted))
+            {
+                let err = damaged(&format!("a zstd frame is damaged: {err}"));
+                if decoder.can_collect() == 0 {
+                    return Err(err);
+                }
+                // What was decoded before the damage is still shown, as far as the decoder
+                // lets it go: it keeps its last window's worth until the frame is whole.
+                self.failed = Some(err);
+                break;
+            }
+        }
+        decoder.read(buf)
     }
 }
 
 impl Read for Frames<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         loop {
-            if let Some(frame) = &mut self.frame {
-                let read = frame.read(buf)?;
-                if read > 0 || buf.is_empty() {
+            if self.in_frame {
+                let read = self.read_frame(buf)?;
+                if read > 0 {
                     return Ok(read);
                 }
-                // The frame ended: what follows it is the rest of the body.
-                if let Some(frame) = self.frame.take() {
-                    let (source, _) = frame.into_parts();
-                    let (left, rest) = source.into_inner();
-                    let unread =
-                        left.get_ref()[usize::try_from(left.position()).unwrap_or(0)..].to_vec();
-                    self.rest = Some(Box::new(Cursor::new(unread).chain(rest)));
+                if let Some(err) = self.failed.take() {
+                    return Err(err);
                 }
+                self.in_frame = false;
             }
             if !self.next_frame()? {
                 return Ok(0);
@@ -147,6 +199,7 @@ fn damaged(why: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
 
     /// `printf hello | zstd -c`.
     const HELLO: [u8; 18] = [
@@ -181,6 +234,22 @@ mod tests {
         assert_eq!(
             window_size(&[0x28, 0xb5, 0x2f, 0xfd, 0x60, 0, 1]).unwrap(),
             512
+        );
+    }
+
+    #[test]
+    fn many_frames_cost_one_level_and_are_capped() {
+        // Empty skippable frames: eight bytes each.
+        let skippable = [0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0];
+        let mut body = skippable.repeat(MAX_FRAMES - 1);
+        body.extend_from_slice(&HELLO);
+        assert_eq!(decode(body).unwrap(), b"hello");
+        let mut body = skippable.repeat(100_000);
+        body.extend_from_slice(&HELLO);
+        let err = decode(body).unwrap_err();
+        assert!(
+            err.to_string().contains("more than 4096 zstd frames"),
+            "{err}"
         );
     }
 

@@ -8,8 +8,13 @@
 pub mod summary;
 
 use memchr::memmem;
-use serde::{Deserialize, Serialize};
+use serde::{
+    de::{MapAccess, Visitor},
+    Deserialize, Deserializer, Serialize,
+};
 use serde_json::Value;
+
+use crate::skip::Skip;
 
 /// Longest value kept in an indexed column; longer ones are cut (they are still in the body).
 const MAX_FIELD_CHARS: usize = 200;
@@ -86,17 +91,6 @@ pub fn recognise_bytes(body: &[u8]) -> Option<KaizalaEvent> {
     if memmem::find(body, b"eventType").is_none() && memmem::find(body, b"\\u").is_none() {
         return None;
     }
-    #[derive(Deserialize)]
-    struct Probe {
-        #[serde(rename = "eventType")]
-        event_type: Option<Value>,
-        #[serde(rename = "eventId")]
-        event_id: Option<Value>,
-        #[serde(rename = "objectType")]
-        object_type: Option<Value>,
-        #[serde(rename = "objectId")]
-        object_id: Option<Value>,
-    }
     // serde_json skips the fields it ignores without checking their UTF-8, so a body that is
     // not text would be recognised here and not by `recognise` (found by the fuzz target).
     let text = std::str::from_utf8(body).ok()?;
@@ -107,6 +101,63 @@ pub fn recognise_bytes(body: &[u8]) -> Option<KaizalaEvent> {
         probe.object_type.as_ref(),
         probe.object_id.as_ref(),
     )
+}
+
+/// The four top-level fields of an object, each the last one given (as `serde_json::Value`
+/// keeps repeated keys), and everything else skipped unbuilt but checked as strictly as a
+/// `Value` would check it, so both recognisers accept the same bodies (the fuzz target found
+/// repeated keys and bad UTF-8 telling them apart).
+#[derive(Default)]
+struct Probe {
+    event_type: Option<Value>,
+    event_id: Option<Value>,
+    object_type: Option<Value>,
+    object_id: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum Field {
+    EventType,
+    EventId,
+    ObjectType,
+    ObjectId,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Probe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ProbeVisitor)
+    }
+}
+
+struct ProbeVisitor;
+
+impl<'de> Visitor<'de> for ProbeVisitor {
+    type Value = Probe;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+        let mut probe = Probe::default();
+        while let Some(field) = map.next_key::<Field>()? {
+            let slot = match field {
+                Field::EventType => &mut probe.event_type,
+                Field::EventId => &mut probe.event_id,
+                Field::ObjectType => &mut probe.object_type,
+                Field::ObjectId => &mut probe.object_id,
+                Field::Other => {
+                    map.next_value::<Skip>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value::<Value>()?);
+        }
+        Ok(probe)
+    }
 }
 
 fn from_fields(
@@ -277,6 +328,33 @@ mod tests {
         }
         assert_eq!(recognise_bytes(deep.as_bytes()), None);
         assert_eq!(recognise_bytes(b"{not json}"), None);
+    }
+
+    #[test]
+    fn repeated_keys_and_deep_nesting_are_read_as_serde_json_reads_them() {
+        // fuzz/artifacts/kaizala/crash-1de4ad04: a repeated objectType; the last one counts.
+        let repeated = r#"{"objectType":"Group","eventType":"TextMessageCreated","objectType":"Action","eventId":"e"}"#;
+        let found = recognise_bytes(repeated.as_bytes()).expect("recognised");
+        assert_eq!(found.object_type.as_deref(), Some("Action"));
+        assert_eq!(Some(found), both_bytes(repeated));
+        // Nesting past serde_json's limit in a field the probe skips: neither recognises it.
+        let deep = format!(
+            r#"{{"eventType":"MemberAdded","eventId":"e","data":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(both_bytes(&deep), None);
+        assert_eq!(recognise_bytes(deep.as_bytes()), None);
+        // A lone surrogate in a skipped field.
+        let surrogate = r#"{"eventType":"MemberAdded","eventId":"e","x":"\ud800"}"#;
+        assert_eq!(recognise_bytes(surrogate.as_bytes()), both_bytes(surrogate));
+    }
+
+    /// What `recognise` says of a body (parsed into a `Value` first).
+    fn both_bytes(body: &str) -> Option<KaizalaEvent> {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|value| recognise(&value))
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! JSON body view: validated by serde_json, then re-tokenized from the source so key order and number spelling survive.
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::fmt;
+use serde::Deserialize;
 
 use super::clip;
+use crate::skip::Skip;
 
 /// Pretty-printed JSON as one string, and the class of each piece of it. A piece costs a
 /// few bytes however small it is: a megabyte of numbers is hundreds of thousands of pieces.
@@ -115,6 +115,8 @@ pub(super) fn render(text: &str, cut: bool, max: usize) -> Result<Pretty, Syntax
 
 fn validate(text: &str, cut: bool) -> Result<(), SyntaxError> {
     let mut de = serde_json::Deserializer::from_str(text);
+    // Skip keeps serde_json's nesting limit, which the tokenizer relies on to keep
+    // indentation small.
     Skip::deserialize(&mut de)
         .and_then(|_| de.end())
         .or_else(|e| if cut && e.is_eof() { Ok(()) } else { Err(e) })
@@ -130,53 +132,6 @@ fn validate(text: &str, cut: bool) -> Result<(), SyntaxError> {
                 column,
             }
         })
-}
-
-/// Discards a value while going through `deserialize_any`, which (unlike `IgnoredAny`'s
-/// iterative skipper) enforces serde_json's nesting limit of 128; the tokenizer relies on that
-/// bound to keep indentation small.
-struct Skip;
-
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SkipVisitor)
-    }
-}
-
-struct SkipVisitor;
-
-impl<'de> Visitor<'de> for SkipVisitor {
-    type Value = Skip;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Skip)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-        while map.next_entry::<Skip, Skip>()?.is_some() {}
-        Ok(Skip)
-    }
 }
 
 /// Collects tokens until the byte budget runs out.
