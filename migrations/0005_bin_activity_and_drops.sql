@@ -13,7 +13,8 @@ ALTER TABLE bins ADD COLUMN dropped_since INTEGER;
 UPDATE bins SET active_at = MAX(created_at,
     COALESCE((SELECT MAX(received_at) FROM requests WHERE bin_key = bins.key), 0));
 
-CREATE INDEX bins_by_activity ON bins (active_at);
+-- No index on active_at: every capture moves it, and the sweeper looks for idle bins only
+-- now and then (a scan of the bins table, not of requests).
 
 DROP TRIGGER requests_counted_in;
 CREATE TRIGGER requests_counted_in AFTER INSERT ON requests

@@ -66,14 +66,23 @@ pub struct Swept {
     pub bins: u64,
 }
 
-/// Starts the sweeper: every `every`, one [`Store::sweep`].
+/// Starts the sweeper: every `every`, one [`Store::sweep`]; idle bins are looked for less
+/// often (a tenth of `--bin-retention`, at most once a minute), since that scans every bin.
 pub fn spawn_sweeper(store: Store, policy: SweepPolicy, every: Duration) -> JoinHandle<()> {
+    let idle_every = policy
+        .bin_retention
+        .map(|idle| (idle / 10).clamp(every, Duration::from_secs(60)));
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut idle_due = tokio::time::Instant::now();
         loop {
             ticks.tick().await;
-            match store.sweep(&policy).await {
+            let check_idle = idle_every.is_some_and(|_| tokio::time::Instant::now() >= idle_due);
+            if let (true, Some(idle_every)) = (check_idle, idle_every) {
+                idle_due = tokio::time::Instant::now() + idle_every;
+            }
+            match store.sweep(&policy, check_idle).await {
                 Ok(swept) if swept == Swept::default() => {}
                 Ok(Swept {
                     expired,
@@ -94,14 +103,15 @@ pub fn spawn_sweeper(store: Store, policy: SweepPolicy, every: Duration) -> Join
 }
 
 impl Store {
-    /// One sweep: writes out visits and refusals, then enforces the policy.
-    pub async fn sweep(&self, policy: &SweepPolicy) -> Result<Swept, SweepError> {
+    /// One sweep: writes out visits and refusals, then enforces the policy (idle bins only
+    /// when `check_idle`).
+    pub async fn sweep(&self, policy: &SweepPolicy, check_idle: bool) -> Result<Swept, SweepError> {
         self.write_activity().await?;
         let mut swept = Swept {
             expired: self.expire(policy.keep, policy.retention).await?,
             ..Swept::default()
         };
-        if let Some(idle) = policy.bin_retention {
+        if let (true, Some(idle)) = (check_idle, policy.bin_retention) {
             swept.bins = self.delete_idle_bins(idle).await?;
         }
         match policy.max_db_size {
