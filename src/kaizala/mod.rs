@@ -350,6 +350,23 @@ mod tests {
         assert_eq!(recognise_bytes(surrogate.as_bytes()), both_bytes(surrogate));
     }
 
+    #[test]
+    fn the_fuzz_targets_crashes_now_agree() {
+        use base64::{engine::general_purpose::STANDARD, Engine as _};
+        // fuzz/artifacts/kaizala/crash-69b9dcba… (bad UTF-8) and crash-1de4ad04… (a
+        // repeated objectType), byte for byte.
+        for crash in [
+            "eyJvYmplY3RUeXBlIjoiR3JvdXAiLCJvYmplY3RJZCI6ImciLCJldmVudFR5cGUiOiJTK3J2ZXlSZXNwb25zZSIsImV2ZW50SWQiOiJlIiwiZGF0YSI6eyJyZXNwb25zZURldGFpbHMiOnsicmVzcG9uc2VXaXRoUXVlaXN0cG5zIjpbeyJ0aXRsZSI6IrOZcm9tVXNlclByb2ZuZ2xlT3B0aW9uIiwib3B0aW9ucyI6W3sidGl0bGUiOiJhIn1dLCJhbnN3ZXIiOlsiYSJdfV19fX0=",
+            "eyJvYmplY3Q/ZCI6ImZyb21VMnNlclBnMSIsIm9iamVjdFR5cGUiOiJHcm9ddXAiLCJldmVudFR5cGUiOiJUZXh0TWVzZzEiLCJvYmplY3RUeXBlIjoiR3NhZ2VDcmVhdGVkIiwiZnJvbVVzZSI6ImUiLCJmcm9tVXNlck5hbWUiOiJBIiwiZGF0YSI6eyJ0ZXh0IjoiaGkifX0=",
+        ] {
+            let body = STANDARD.decode(crash).unwrap();
+            let parsed = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|value| recognise(&value));
+            assert_eq!(recognise_bytes(&body), parsed);
+        }
+    }
+
     /// What `recognise` says of a body (parsed into a `Value` first).
     fn both_bytes(body: &str) -> Option<KaizalaEvent> {
         serde_json::from_str::<Value>(body)
