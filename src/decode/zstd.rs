@@ -254,6 +254,17 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_trips_the_decoder_is_damage_not_a_crash() {
+        use base64::{engine::general_purpose::STANDARD, Engine as _};
+        // fuzz/artifacts/decode/crash-8f1fb323…, without its first byte (the target's choice
+        // of coding): ruzstd 0.8.3 indexed out of bounds on it.
+        let crash = STANDARD
+            .decode("Ayi1L/0EAAAAAAgAAAAAAAASCwKAbAAAAP7/K/8AL/0ACAAAAAAAABILAoBsAAAA/v8r/wAv/QQAAAAACAAAAAAAAAILAgILI4BoAAAAAAgAAAAAAAASCwKAbAAAAP7/////////////////////////////////////////////////////////////////////////////////////K/8AL/0EAAAAAAgAAAAAAAQAAAILAoBorq6urq6urgAAAAgAAK6urq6urq6urq6urq6urq6urq6urq6urq6uAAAACAAAAAAAABILAoBsAAAA/v///wAALwD9BAAACAAAAAAAAAILAgILI4BoAAAAAAplAAAvAABqAAAAAAplAgsQCmVsAAAAAAAAAAAAAAAAAAAEAAAAAFgEiA==")
+            .unwrap();
+        assert!(decode(crash[1..].to_vec()).is_err());
+    }
+
+    #[test]
     fn garbage_before_or_after_frames_is_damage() {
         assert!(decode(b"not zstd at all".to_vec()).is_err());
         let mut trailing = HELLO.to_vec();
