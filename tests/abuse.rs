@@ -323,11 +323,8 @@ async fn the_database_is_kept_under_its_quota_by_removing_the_oldest_requests() 
         oldest_kept.iter().all(|n| *n > 384 - kept - 4),
         "{oldest_kept:?}, {kept} kept"
     );
-    assert!(
-        server.log().contains("removed its oldest requests"),
-        "{}",
-        server.log()
-    );
+    let log = server.log_with("removed its oldest requests").await;
+    assert!(log.contains("removed its oldest requests"), "{log}");
 
     // The home page shows the size against the quota.
     let home = client

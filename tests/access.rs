@@ -590,7 +590,9 @@ async fn a_rotated_token_file_ends_the_old_tokens_sessions_and_wrong_tokens_are_
     assert!(drained.is_ok(), "the old token's live stream is still open");
     assert_eq!(login(old).await.status(), StatusCode::UNAUTHORIZED);
 
-    let log = server.log();
+    let log = server
+        .log_with("refused a wrong access token at the login form")
+        .await;
     assert!(
         log.contains("refused a wrong access token at the login form"),
         "{log}"

@@ -338,6 +338,19 @@ impl RunningBinary {
         read(&self.stdout) + &read(&self.stderr)
     }
 
+    /// The log once it holds `needle` (a line is copied from the server's stdout a moment
+    /// after it is written), or as it is after five seconds.
+    pub async fn log_with(&self, needle: &str) -> String {
+        for _ in 0..50 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.log()
+    }
+
     /// Starts the binary as above, but through `sh` with its files limited to `kib` KiB
     /// (`ulimit -f`), as on a disk that is full; writes past it fail instead of killing it.
     pub fn start_with_file_limit(data_dir: &Path, kib: u64, extra: &[&str]) -> RunningBinary {
