@@ -279,10 +279,25 @@ pub fn free_port() -> u16 {
 }
 
 /// `N` different ports that were free a moment ago (held together, so none repeats).
+///
+/// They are picked below Linux's ephemeral range (32768 and up): a port the kernel hands out
+/// for port 0 can be handed out again a moment later as the local end of some client's
+/// connection, and then the server that was meant to listen on it cannot.
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<std::net::TcpListener> = (0..N)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Spread over the range by process, so concurrent test binaries rarely meet.
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    let start = std::process::id().wrapping_mul(7_919) % COUNT;
+    let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(N);
+    while listeners.len() < N {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
+        let port = u16::try_from(FIRST + offset).expect("a port number");
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
     std::array::from_fn(|i| listeners[i].local_addr().expect("address").port())
 }
 
