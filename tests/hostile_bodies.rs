@@ -35,6 +35,29 @@ impl Server {
         )
     }
 
+    /// Captures `body` into `path` with these headers (over plain HTTP); panics unless stored.
+    async fn capture(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) {
+        let mut request = self.client.post(format!("http://{}{path}", self.http));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let answer = request.body(body).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "capture to {path}");
+    }
+
+    /// The stored body of request `n`, byte for byte.
+    async fn raw(&self, bin: &str, n: usize) -> bytes::Bytes {
+        let url = format!("{}/api/v1/bins/{bin}/requests/{n}/raw", self.binary.base);
+        self.client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    }
+
     async fn page(&self, path: &str) -> (String, Duration) {
         let started = Instant::now();
         let answer = self
@@ -54,16 +77,13 @@ async fn a_gzip_bomb_is_stored_as_sent_and_decoded_only_up_to_the_cap() {
     let dir = tempfile::tempdir().unwrap();
     let (server, bin) = Server::start(dir.path()).await;
     let pid = server.binary.child.id();
-    let answer = server
-        .client
-        .post(format!("http://{}/{bin}/upload", server.http))
-        .header("content-encoding", "gzip, gzip")
-        .header("content-type", "text/plain")
-        .body(BOMB)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
+    let encoded = [
+        ("content-encoding", "gzip, gzip"),
+        ("content-type", "text/plain"),
+    ];
+    server
+        .capture(&format!("/{bin}/upload"), &encoded, BOMB.to_vec())
+        .await;
 
     let stored: Value = server
         .client
@@ -78,18 +98,7 @@ async fn a_gzip_bomb_is_stored_as_sent_and_decoded_only_up_to_the_cap() {
         .await
         .unwrap();
     assert_eq!(stored["body_size"], BOMB.len());
-    let raw = server
-        .client
-        .get(format!(
-            "{}/api/v1/bins/{bin}/requests/1/raw",
-            server.binary.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let raw = server.raw(&bin, 1).await;
     assert_eq!(raw, BOMB, "stored byte for byte, never decompressed");
 
     let (card, _) = server.page(&format!("/inspect/{bin}/1")).await;
@@ -138,15 +147,9 @@ async fn a_zstd_bomb_is_cut_at_the_cap_and_a_window_beyond_http_is_refused() {
     // 2,000 blocks: 8 KB that decode to 250 MiB within an 8 MiB window; then the same with
     // a 2 GiB window, which a decoder would fill before giving anything back.
     for body in [zstd_rle(23, 2_000), zstd_rle(31, 2_000)] {
-        let answer = server
-            .client
-            .post(format!("http://{}/{bin}", server.http))
-            .header("content-encoding", "zstd")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
+        server
+            .capture(&format!("/{bin}"), &[("content-encoding", "zstd")], body)
+            .await;
     }
     let before = common::rss_kib(pid);
     reset_peak_rss(pid);
@@ -190,15 +193,10 @@ async fn deep_long_and_binary_bodies_render_in_bounded_time_and_memory() {
         ("application/json", binary),
     ];
     for (content_type, body) in &bodies {
-        let answer = server
-            .client
-            .post(format!("http://{}/{bin}", server.http))
-            .header("content-type", *content_type)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
+        let headers = [("content-type", *content_type)];
+        server
+            .capture(&format!("/{bin}"), &headers, body.clone())
+            .await;
     }
     reset_peak_rss(pid);
     let (listing, took) = server.page(&format!("/inspect/{bin}")).await;
@@ -230,19 +228,7 @@ async fn deep_long_and_binary_bodies_render_in_bounded_time_and_memory() {
     assert!(peak < 120 * 1024, "peak RSS {peak} KiB");
     // Stored exactly.
     for (n, (_, body)) in bodies.iter().enumerate() {
-        let raw = server
-            .client
-            .get(format!(
-                "{}/api/v1/bins/{bin}/requests/{}/raw",
-                server.binary.base,
-                n + 1
-            ))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let raw = server.raw(&bin, n + 1).await;
         assert_eq!(raw.len(), body.len());
         assert!(raw == body.as_slice(), "request {} changed", n + 1);
     }
