@@ -154,8 +154,29 @@ async fn kaizala_events_are_recognised_and_duplicates_linked() {
         .send()
         .await
         .unwrap();
+    // The same eventId with another event type, or in another group, is another event.
+    let other_type = kaizala_event("MemberAdded", "evt-1", json!({"member": "+15550101"}));
+    let mut other_group = event.clone();
+    other_group["objectId"] = json!("another-group");
+    for body in [&other_type, &other_group] {
+        let answer = app
+            .client
+            .post(format!("{}/{bin}", app.base))
+            .json(body)
+            .send();
+        assert_eq!(answer.await.unwrap().status(), 200);
+    }
 
     let requests = app.all_requests(&bin).await;
+    for different in &requests[..2] {
+        assert_eq!(different["kaizala"]["event_id"], "evt-1");
+        assert_eq!(
+            different["kaizala"]["duplicate_of"],
+            Value::Null,
+            "{different}"
+        );
+    }
+    let requests = &requests[2..];
     assert_eq!(requests[0]["kaizala"], Value::Null);
     let second = &requests[1]["kaizala"];
     assert_eq!(second["event_type"], "TextMessageCreated");
