@@ -82,6 +82,11 @@ async fn the_create_form_makes_a_bin_remembered_on_the_home_page() {
         inspect.contains(&escaped("\"callBackUrl\"")),
         "Kaizala registration body shown"
     );
+    // All 13 documented event types are registered for, GroupAdded and GroupRemoved too.
+    for event_type in binspector::kaizala::EventType::ALL {
+        let quoted = escaped(&format!("\"{}\"", event_type.name()));
+        assert!(inspect.contains(&quoted), "{event_type:?} missing");
+    }
     assert!(inspect.contains("curl -k -X POST"));
 
     let cookie_pair = cookie.split(';').next().unwrap();

@@ -7,7 +7,10 @@
 
 use serde_json::Value;
 
-use super::{recognise, Family};
+use super::{
+    event_type::{EventType, Reader},
+    recognise, Family,
+};
 
 /// Longest string shown; a request body may carry megabytes in a single field.
 const MAX_CHARS: usize = 10_000;
@@ -210,34 +213,35 @@ pub fn summarise(value: &Value) -> Option<Summary> {
 }
 
 fn details(event_type: &str, data: &Value) -> Details {
-    match event_type {
-        "TextMessageCreated" => Details::Message {
+    let reader = EventType::parse(event_type).map_or(Reader::Raw, EventType::reader);
+    match reader {
+        Reader::Message => Details::Message {
             text: text_at(data, "text"),
         },
-        "AttachmentCreated" => Details::Attachment {
+        Reader::Attachment => Details::Attachment {
             action_type: text_at(data, "actionType"),
             caption: text_at(data, "caption"),
             media: media_list(data.get("media")),
         },
-        "Announcement" => Details::Announcement {
+        Reader::Announcement => Details::Announcement {
             title: text_at(data, "title"),
             text: text_at(data, "text"),
             media: media_list(data.get("media")),
         },
-        "JobCreated" => Details::JobCreated {
+        Reader::JobCreated => Details::JobCreated {
             title: text_at(data, "title"),
             action_id: text_at(data, "actionId"),
             group_id: text_at(data, "groupId"),
             due_date: data.get("dueDate").and_then(due_date),
             assigned_to: text_list(data.get("assignedTo"), text),
         },
-        "JobResponse" => job_response(data),
-        "ActionCreated" | "SurveyCreated" | "ActionResponse" | "SurveyResponse" => response(data),
-        "MemberAdded" | "MemberRemoved" => Details::Member {
+        Reader::JobResponse => job_response(data),
+        Reader::Response => response(data),
+        Reader::Member => Details::Member {
             member: person(data, "member").unwrap_or_default(),
             role: text_at(data, "type"),
         },
-        _ => Details::Raw,
+        Reader::Raw => Details::Raw,
     }
 }
 

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     clock,
     error::AppError,
-    kaizala::{summary::Details, Family},
+    kaizala::{summary::Details, EventType, Family},
     render::{self, BodyView, Tokens},
     state::AppState,
     store::{valid_bin_id, BinRecord, Command, Listing},
@@ -58,6 +58,8 @@ struct HomePage {
 /// A filter chip: one Kaizala event type present in the bin.
 pub struct Chip {
     pub event_type: String,
+    /// What a documented type is, for people ("Survey response").
+    pub label: Option<&'static str>,
     pub family: &'static str,
     pub count: i64,
     pub active: bool,
@@ -233,6 +235,7 @@ pub(super) async fn inspect(
             .into_iter()
             .map(|(event_type, count)| Chip {
                 active: filter.as_deref() == Some(event_type.as_str()),
+                label: EventType::parse(&event_type).map(EventType::label),
                 family: Family::of(&event_type).name(),
                 event_type,
                 count,
@@ -328,11 +331,7 @@ fn registration_tokens(capture_url: &str) -> Tokens {
     let registration = serde_json::json!({
         "objectId": "<your group id>",
         "objectType": "Group",
-        "eventTypes": [
-            "TextMessageCreated", "AttachmentCreated", "Announcement",
-            "SurveyCreated", "SurveyResponse", "ActionCreated", "ActionResponse",
-            "JobCreated", "JobResponse", "MemberAdded", "MemberRemoved",
-        ],
+        "eventTypes": EventType::ALL.map(EventType::name),
         "callBackUrl": capture_url,
         "callBackToken": "<a secret you choose>",
         "callBackContext": "binspector",
