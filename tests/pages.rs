@@ -592,3 +592,34 @@ async fn the_registration_helper_warns_when_senders_cannot_reach_the_url() {
     assert!(page.contains(&format!("https://bins.example.com/{bin}")));
     assert!(!warning(&page), "{page}");
 }
+
+#[actix_web::test]
+async fn the_body_is_shown_open_when_a_summary_finds_nothing_to_say() {
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    // A readable message (summary, body closed), then Kaizala's Member sample, which is
+    // labelled JobResponse (an empty summary: the body open instead).
+    let message = kaizala_event("TextMessageCreated", "e-1", json!({"text": "hello"}));
+    let mislabelled = kaizala_event(
+        "JobResponse",
+        "e-2",
+        json!({"member": "+15550101", "memberName": "Ravi", "type": "Member"}),
+    );
+    for event in [&message, &mislabelled] {
+        let answer = app
+            .client
+            .post(format!("{}/{bin}", app.base))
+            .json(event)
+            .send();
+        assert_eq!(answer.await.unwrap().status(), 200);
+    }
+    let (status, html) = page(&app, &format!("/inspect/{bin}")).await;
+    assert_eq!(status, 200);
+    for (id, open) in [(1, false), (2, true)] {
+        let start = html.find(&format!("id=\"r{id}\"")).expect("the card");
+        let card = &html[start..];
+        let card = &card[..card.find("</article>").expect("the card's end")];
+        let shown_open = card.contains("<details class=\"section body\" open>");
+        assert_eq!(shown_open, open, "request {id}");
+    }
+}

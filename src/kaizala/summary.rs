@@ -177,7 +177,77 @@ pub enum Details {
     Raw,
 }
 
+impl Person {
+    /// Nothing is known of the person.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.phone.is_none() && self.id.is_none() && self.picture.is_none()
+    }
+}
+
 impl Details {
+    /// Whether the reader found nothing of its shape in `data` (a payload labelled with one
+    /// type but shaped like another, such as Kaizala's own Member sample sent as JobResponse),
+    /// so the page shows the body instead of an empty summary. `Raw` is empty by definition.
+    pub fn is_empty(&self) -> bool {
+        let person = |p: &Option<Person>| p.as_ref().is_none_or(Person::is_empty);
+        match self {
+            Details::Message { text } => text.is_none(),
+            Details::Attachment {
+                action_type,
+                caption,
+                media,
+            } => action_type.is_none() && caption.is_none() && media.is_empty(),
+            Details::Announcement { title, text, media } => {
+                title.is_none() && text.is_none() && media.is_empty()
+            }
+            Details::JobCreated {
+                title,
+                action_id,
+                group_id,
+                due_date,
+                assigned_to,
+            } => {
+                title.is_none()
+                    && action_id.is_none()
+                    && group_id.is_none()
+                    && due_date.is_none()
+                    && assigned_to.is_empty()
+            }
+            Details::JobResponse {
+                action_id,
+                group_id,
+                response_id,
+                assignee,
+                completed,
+            } => {
+                action_id.is_none()
+                    && group_id.is_none()
+                    && response_id.is_none()
+                    && person(assignee)
+                    && completed.is_none()
+            }
+            Details::Response {
+                action_id,
+                group_id,
+                response_id,
+                responder,
+                anonymous,
+                update,
+                questions,
+            } => {
+                action_id.is_none()
+                    && group_id.is_none()
+                    && response_id.is_none()
+                    && person(responder)
+                    && anonymous.is_none()
+                    && update.is_none()
+                    && questions.is_empty()
+            }
+            Details::Member { member, role } => member.is_empty() && role.is_none(),
+            Details::Raw => true,
+        }
+    }
+
     /// A short name for the variant, used as a template switch.
     pub fn name(&self) -> &'static str {
         match self {

@@ -891,3 +891,15 @@ fn wrong_types_everywhere_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_payload_shaped_like_another_type_gives_an_empty_summary() {
+    // Kaizala's own Member sample is labelled JobResponse: the JobResponse reader finds none
+    // of its fields, so the page shows the body instead.
+    let member_data = json!({"member": "+15550101", "memberName": "Ravi", "type": "Member"});
+    assert!(details_of("JobResponse", member_data.clone()).is_empty());
+    assert!(!details_of("MemberAdded", member_data).is_empty());
+    assert!(!details_of("TextMessageCreated", json!({"text": "hi"})).is_empty());
+    assert!(details_of("TextMessageCreated", json!({})).is_empty());
+    assert!(details_of("GroupAdded", json!({"groupId": "g"})).is_empty());
+}
