@@ -621,5 +621,11 @@ async fn the_body_is_shown_open_when_a_summary_finds_nothing_to_say() {
         let card = &card[..card.find("</article>").expect("the card's end")];
         let shown_open = card.contains("<details class=\"section body\" open>");
         assert_eq!(shown_open, open, "request {id}");
+        // On its own page the body is always open.
+        let (_, single) = page(&app, &format!("/inspect/{bin}/{id}")).await;
+        assert!(
+            single.contains("<details class=\"section body\" open>"),
+            "request {id}"
+        );
     }
 }

@@ -363,6 +363,8 @@ pub(super) async fn inspect_request(
         if let Some(encoded) = encoded {
             card.show_decoded(&encoded);
         }
+        // On its own page a request is opened to be read: the body is shown open.
+        card.body_open = true;
         drop(reservation);
         RequestPage { card }.render()
     })
