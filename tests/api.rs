@@ -154,11 +154,13 @@ async fn kaizala_events_are_recognised_and_duplicates_linked() {
         .send()
         .await
         .unwrap();
-    // The same eventId with another event type, or in another group, is another event.
+    // The same eventId with another event type, or in another group, is another event; the
+    // same event redelivered with another body is a duplicate that says so.
     let other_type = kaizala_event("MemberAdded", "evt-1", json!({"member": "+15550101"}));
     let mut other_group = event.clone();
     other_group["objectId"] = json!("another-group");
-    for body in [&other_type, &other_group] {
+    let changed = kaizala_event("TextMessageCreated", "evt-1", json!({"text": "edited"}));
+    for body in [&other_type, &other_group, &changed] {
         let answer = app
             .client
             .post(format!("{}/{bin}", app.base))
@@ -168,15 +170,32 @@ async fn kaizala_events_are_recognised_and_duplicates_linked() {
     }
 
     let requests = app.all_requests(&bin).await;
-    for different in &requests[..2] {
+    assert_eq!(requests[0]["kaizala"]["duplicate_of"], ids[0].as_str());
+    assert_eq!(requests[0]["kaizala"]["duplicate_identical"], false);
+    for different in &requests[1..3] {
         assert_eq!(different["kaizala"]["event_id"], "evt-1");
         assert_eq!(
             different["kaizala"]["duplicate_of"],
             Value::Null,
             "{different}"
         );
+        assert_eq!(different["kaizala"]["duplicate_identical"], Value::Null);
     }
-    let requests = &requests[2..];
+    let page = app
+        .get(&format!("/inspect/{bin}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!(
+        "duplicate delivery of #{}, identical body",
+        ids[0]
+    )));
+    assert!(page.contains(&format!(
+        "duplicate delivery of #{}, different body",
+        ids[0]
+    )));
+    let requests = &requests[3..];
     assert_eq!(requests[0]["kaizala"], Value::Null);
     let second = &requests[1]["kaizala"];
     assert_eq!(second["event_type"], "TextMessageCreated");
@@ -184,6 +203,7 @@ async fn kaizala_events_are_recognised_and_duplicates_linked() {
     assert_eq!(second["object_type"], "Group");
     assert_eq!(second["object_id"], "5b7c0a3e-group");
     assert_eq!(second["duplicate_of"], ids[0].as_str());
+    assert_eq!(second["duplicate_identical"], true);
     assert_eq!(requests[2]["kaizala"]["duplicate_of"], Value::Null);
     assert!(requests[2]["headers"]
         .as_array()

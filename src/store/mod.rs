@@ -127,6 +127,8 @@ pub struct StoredRequest {
     pub kaizala: Option<KaizalaEvent>,
     /// The first request in the same bin with the same Kaizala `eventId`, if this is a repeat.
     pub duplicate_of: Option<i64>,
+    /// For a duplicate: whether its body is exactly the first delivery's.
+    pub duplicate_identical: Option<bool>,
 }
 
 /// One page of a bin's requests, newest first.

@@ -79,6 +79,8 @@ struct KaizalaJson<'a> {
     object_type: Option<&'a str>,
     object_id: Option<&'a str>,
     duplicate_of: Option<String>,
+    /// For a duplicate: whether its body is byte for byte the first delivery's; else `null`.
+    duplicate_identical: Option<bool>,
 }
 
 /// Where a request's encoding is.
@@ -135,6 +137,7 @@ impl RequestPieces {
                 object_type: event.object_type.as_deref(),
                 object_id: event.object_id.as_deref(),
                 duplicate_of: request.duplicate_of.map(|id| id.to_string()),
+                duplicate_identical: request.duplicate_of.and(request.duplicate_identical),
             }),
         };
         let mut json = serde_json::to_vec(&meta).unwrap_or_else(|_| b"{}".to_vec());
@@ -251,6 +254,7 @@ mod tests {
             remote_addr: None,
             kaizala: None,
             duplicate_of: None,
+            duplicate_identical: None,
         }
     }
 

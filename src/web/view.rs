@@ -89,6 +89,8 @@ pub struct KaizalaBadge {
     pub event_type: String,
     pub family: &'static str,
     pub duplicate_of: Option<i64>,
+    /// For a duplicate: whether its body is exactly the first delivery's.
+    pub duplicate_identical: Option<bool>,
     pub summary: Option<Summary>,
 }
 
@@ -106,6 +108,7 @@ impl RequestCard {
             event_type: event.event_type.clone(),
             family: Family::of(&event.event_type).name(),
             duplicate_of: request.duplicate_of,
+            duplicate_identical: request.duplicate_of.and(request.duplicate_identical),
             // A summary needs the whole document; a card of a cut body shows it raw instead.
             summary: (request.body.len() <= MAX_SUMMARISED)
                 .then(|| serde_json::from_slice(&request.body).ok())
