@@ -333,9 +333,12 @@ fn job_response(data: &Value) -> Details {
 }
 
 fn response(data: &Value) -> Details {
+    // Responses carry `responseDetails.responseWithQuestions`; the documentation's table for
+    // ActionCreated and SurveyCreated names the list `questions`.
     let questions = data
         .get("responseDetails")
-        .and_then(|details| details.get("responseWithQuestions"));
+        .and_then(|details| details.get("responseWithQuestions"))
+        .or_else(|| data.get("questions"));
     Details::Response {
         action_id: text_at(data, "actionId"),
         group_id: text_at(data, "groupId"),

@@ -903,3 +903,30 @@ fn a_payload_shaped_like_another_type_gives_an_empty_summary() {
     assert!(details_of("TextMessageCreated", json!({})).is_empty());
     assert!(details_of("GroupAdded", json!({"groupId": "g"})).is_empty());
 }
+
+#[test]
+fn a_payload_that_follows_the_doc_table_lists_its_questions() {
+    // The documentation's ActionCreated/SurveyCreated table names the list `questions`.
+    let data = json!({
+        "actionId": "a-1",
+        "questions": [
+            {"title": "Which day?", "type": "SingleOption", "options": [{"title": "Mon"}, {"title": "Tue"}]},
+            {"title": "How many?", "type": "Numeric"}
+        ]
+    });
+    let Details::Response { questions, .. } = details_of("SurveyCreated", data) else {
+        panic!("not a response");
+    };
+    let titles: Vec<&str> = questions.iter().map(|q| q.title.as_str()).collect();
+    assert_eq!(titles, ["Which day?", "How many?"]);
+    assert_eq!(questions[0].options, ["Mon", "Tue"]);
+    // When both come, the responses' own list is the one shown.
+    let both = json!({
+        "questions": [{"title": "from the table"}],
+        "responseDetails": {"responseWithQuestions": [{"title": "from the response"}]}
+    });
+    let Details::Response { questions, .. } = details_of("SurveyResponse", both) else {
+        panic!("not a response");
+    };
+    assert_eq!(questions[0].title, "from the response");
+}
