@@ -127,6 +127,8 @@ pub enum Details {
     JobCreated {
         /// The job's title.
         title: Option<String>,
+        /// The job's description (`text`).
+        text: Option<String>,
         /// The job's action id.
         action_id: Option<String>,
         /// The group the job was posted in.
@@ -138,6 +140,9 @@ pub enum Details {
     },
     /// JobResponse.
     JobResponse {
+        /// The job's title and description, when the payload carries them.
+        title: Option<String>,
+        text: Option<String>,
         /// The job's action id.
         action_id: Option<String>,
         /// The group the job was posted in.
@@ -153,6 +158,8 @@ pub enum Details {
     Response {
         /// The action's id.
         action_id: Option<String>,
+        /// `actionPackageId` (or `packageId`): the action package the action comes from.
+        package_id: Option<String>,
         /// The group the action was posted in.
         group_id: Option<String>,
         /// The response's id.
@@ -202,25 +209,31 @@ impl Details {
             }
             Details::JobCreated {
                 title,
+                text,
                 action_id,
                 group_id,
                 due_date,
                 assigned_to,
             } => {
                 title.is_none()
+                    && text.is_none()
                     && action_id.is_none()
                     && group_id.is_none()
                     && due_date.is_none()
                     && assigned_to.is_empty()
             }
             Details::JobResponse {
+                title,
+                text,
                 action_id,
                 group_id,
                 response_id,
                 assignee,
                 completed,
             } => {
-                action_id.is_none()
+                title.is_none()
+                    && text.is_none()
+                    && action_id.is_none()
                     && group_id.is_none()
                     && response_id.is_none()
                     && person(assignee)
@@ -228,6 +241,7 @@ impl Details {
             }
             Details::Response {
                 action_id,
+                package_id,
                 group_id,
                 response_id,
                 responder,
@@ -236,6 +250,7 @@ impl Details {
                 questions,
             } => {
                 action_id.is_none()
+                    && package_id.is_none()
                     && group_id.is_none()
                     && response_id.is_none()
                     && person(responder)
@@ -300,6 +315,7 @@ fn details(event_type: &str, data: &Value) -> Details {
         },
         Reader::JobCreated => Details::JobCreated {
             title: text_at(data, "title"),
+            text: text_at(data, "text"),
             action_id: text_at(data, "actionId"),
             group_id: text_at(data, "groupId"),
             due_date: data.get("dueDate").and_then(due_date),
@@ -324,6 +340,8 @@ fn job_response(data: &Value) -> Details {
         .filter(|response| response.is_object())
         .unwrap_or(data);
     Details::JobResponse {
+        title: text_at(data, "title"),
+        text: text_at(data, "text"),
         action_id: text_at(data, "actionId"),
         group_id: text_at(data, "groupId"),
         response_id: text_at(data, "responseId"),
@@ -341,6 +359,7 @@ fn response(data: &Value) -> Details {
         .or_else(|| data.get("questions"));
     Details::Response {
         action_id: text_at(data, "actionId"),
+        package_id: text_at(data, "actionPackageId").or_else(|| text_at(data, "packageId")),
         group_id: text_at(data, "groupId"),
         response_id: text_at(data, "responseId"),
         responder: person(data, "responder"),

@@ -54,6 +54,7 @@ fn survey_data() -> Value {
 fn assert_response(details: Details) -> Vec<Question> {
     let Details::Response {
         action_id,
+        package_id,
         group_id,
         response_id,
         responder,
@@ -65,6 +66,7 @@ fn assert_response(details: Details) -> Vec<Question> {
         panic!("not a response: {details:?}");
     };
     assert_eq!(action_id.as_deref(), Some("act-1"));
+    assert_eq!(package_id, None);
     assert_eq!(group_id.as_deref(), Some("grp-1"));
     assert_eq!(response_id.as_deref(), Some("resp-1"));
     let responder = responder.unwrap();
@@ -174,6 +176,7 @@ fn job_created_shows_title_due_date_and_assignees() {
         summary.details,
         Details::JobCreated {
             title: Some("Fix the fence".to_owned()),
+            text: None,
             action_id: Some("job-1".to_owned()),
             group_id: Some("grp-1".to_owned()),
             due_date: Some("2026-11-26 22:48 UTC".to_owned()),
@@ -202,6 +205,8 @@ fn job_response_shows_assignee_and_completion() {
     assert_eq!(
         details,
         Details::JobResponse {
+            title: None,
+            text: None,
             action_id: Some("job-1".to_owned()),
             group_id: Some("grp-1".to_owned()),
             response_id: Some("resp-9".to_owned()),
@@ -253,6 +258,7 @@ fn action_created_has_questions_and_no_responder() {
         summary.details,
         Details::Response {
             action_id: Some("act-1".to_owned()),
+            package_id: None,
             group_id: Some("grp-1".to_owned()),
             response_id: None,
             responder: None,
@@ -792,12 +798,15 @@ fn details_names_are_distinct() {
         },
         Details::JobCreated {
             title: None,
+            text: None,
             action_id: None,
             group_id: None,
             due_date: None,
             assigned_to: Vec::new(),
         },
         Details::JobResponse {
+            title: None,
+            text: None,
             action_id: None,
             group_id: None,
             response_id: None,
@@ -806,6 +815,7 @@ fn details_names_are_distinct() {
         },
         Details::Response {
             action_id: None,
+            package_id: None,
             group_id: None,
             response_id: None,
             responder: None,
@@ -929,4 +939,27 @@ fn a_payload_that_follows_the_doc_table_lists_its_questions() {
         panic!("not a response");
     };
     assert_eq!(questions[0].title, "from the response");
+}
+
+#[test]
+fn jobs_show_title_and_text_and_actions_their_package() {
+    let job = json!({"title": "Fix the fence", "text": "Bring nails", "actionId": "job-1"});
+    for event_type in ["JobCreated", "JobResponse"] {
+        let details = details_of(event_type, job.clone());
+        let (title, text) = match &details {
+            Details::JobCreated { title, text, .. } | Details::JobResponse { title, text, .. } => {
+                (title.clone(), text.clone())
+            }
+            other => panic!("{event_type}: {other:?}"),
+        };
+        assert_eq!(title.as_deref(), Some("Fix the fence"), "{event_type}");
+        assert_eq!(text.as_deref(), Some("Bring nails"), "{event_type}");
+    }
+    for key in ["actionPackageId", "packageId"] {
+        let data = json!({ key: "com.example.poll", "actionId": "a-1" });
+        let Details::Response { package_id, .. } = details_of("ActionResponse", data) else {
+            panic!("not a response");
+        };
+        assert_eq!(package_id.as_deref(), Some("com.example.poll"), "{key}");
+    }
 }
