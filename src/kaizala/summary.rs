@@ -378,11 +378,7 @@ fn person(value: &Value, prefix: &str) -> Option<Person> {
         id: text_at(value, &format!("{prefix}Id")),
         picture: value.get(format!("{prefix}ProfilePic")).and_then(link),
     };
-    let empty = person.name.is_none()
-        && person.phone.is_none()
-        && person.id.is_none()
-        && person.picture.is_none();
-    (!empty).then_some(person)
+    (!person.is_empty()).then_some(person)
 }
 
 /// Media may come as a list, or (straying from the docs) as one item on its own.

@@ -17,6 +17,16 @@ pub struct Drops {
     pub since: i64,
 }
 
+impl Drops {
+    /// Two counts of one bin's refusals as one.
+    pub fn merge(self, other: Drops) -> Drops {
+        Drops {
+            count: self.count + other.count,
+            since: self.since.min(other.since),
+        }
+    }
+}
+
 /// Visits and refusals since the last sweep.
 #[derive(Debug, Default)]
 pub struct Activity {
@@ -64,10 +74,7 @@ impl Activity {
         pending.visited.extend(visited);
         for (bin_id, drops) in dropped {
             let merged = match pending.dropped.get(&bin_id) {
-                Some(newer) => Drops {
-                    count: drops.count + newer.count,
-                    since: drops.since.min(newer.since),
-                },
+                Some(newer) => drops.merge(*newer),
                 None => drops,
             };
             pending.dropped.insert(bin_id, merged);

@@ -236,10 +236,7 @@ impl Store {
             since: bin.dropped_since.unwrap_or(bin.created_at),
         });
         match (written, self.activity.pending_drops(&bin.id)) {
-            (Some(written), Some(pending)) => Some(Drops {
-                count: written.count + pending.count,
-                since: written.since.min(pending.since),
-            }),
+            (Some(written), Some(pending)) => Some(written.merge(pending)),
             (written, pending) => written.or(pending),
         }
     }

@@ -60,6 +60,14 @@ impl Credential {
     }
 }
 
+/// The answer to an address that used up its allowance of wrong tokens.
+pub(super) fn too_many_guesses(wait: std::time::Duration) -> AppError {
+    AppError::RateLimited {
+        message: "too many wrong access tokens from this address".to_owned(),
+        retry_after: limits::retry_after_secs(wait),
+    }
+}
+
 /// Middleware for the API scope: a bearer token or a session, else 401.
 pub async fn api(
     req: ServiceRequest,
@@ -124,10 +132,7 @@ async fn guard(
                         tracing::warn!(client = %limits::shown(client), path = req.path(), "refused a wrong access token");
                     }
                     if let Some(wait) = refused.wait {
-                        return Ok(req.error_response(AppError::RateLimited {
-                            message: "too many wrong access tokens from this address".to_owned(),
-                            retry_after: limits::retry_after_secs(wait),
-                        }));
+                        return Ok(req.error_response(too_many_guesses(wait)));
                     }
                     false
                 }

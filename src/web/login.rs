@@ -10,6 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
+    access::too_many_guesses,
     origin,
     pages::{html, see_other},
 };
@@ -106,10 +107,7 @@ pub(super) async fn login(
                 tracing::warn!(client = %limits::shown(client), "refused a wrong access token at the login form");
             }
             if let Some(wait) = refused.wait {
-                return Err(AppError::RateLimited {
-                    message: "too many wrong access tokens from this address".to_owned(),
-                    retry_after: limits::retry_after_secs(wait),
-                });
+                return Err(too_many_guesses(wait));
             }
             let page = LoginPage { next, wrong: true }.render()?;
             return Ok(no_store(
