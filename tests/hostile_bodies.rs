@@ -112,6 +112,11 @@ async fn a_gzip_bomb_is_stored_as_sent_and_decoded_only_up_to_the_cap() {
     );
     let (decoded, took) = server.page(&format!("/inspect/{bin}/1?decoded")).await;
     assert!(decoded.contains("class=\"note decoded-note\""));
+    // The stored body's cut note (its 1.8 KiB, a link to this page) is not repeated here.
+    assert!(
+        !decoded.contains("body-cut"),
+        "the stored body's cut note is shown"
+    );
     assert!(
         decoded.contains("1.0 MiB, <strong>truncated</strong> at 1 MiB"),
         "{}",

@@ -60,6 +60,8 @@ pub struct DecodedNote {
     pub truncated: bool,
     /// Why decoding stopped early (the bytes before are shown), or could not start.
     pub error: Option<String>,
+    /// The view shows only the start of the decoded bytes.
+    pub shown_cut: bool,
 }
 
 /// Kaizala summaries are read from bodies up to this size; events are a few KiB, and a larger
@@ -190,12 +192,15 @@ impl RequestCard {
                 ..
             }
         );
-        self.body_cut = decoded.truncated || view_cut;
+        // The note below says how much was decoded and shown; the stored body's own cut note
+        // (its size, a link to this very page) would say it wrongly.
+        self.body_cut = false;
         self.body_open = true;
         self.decoded = Some(DecodedNote {
             size: human_size(i64::try_from(decoded.bytes.len()).unwrap_or(i64::MAX)),
             truncated: decoded.truncated,
             error: decoded.error,
+            shown_cut: view_cut,
         });
     }
 }
