@@ -4,7 +4,7 @@
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::{budget::BudgetError, store::WriterError, streams::SlotError};
+use crate::{budget::BudgetError, settings::Invalid, store::WriterError, streams::SlotError};
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,9 @@ pub enum AppError {
     /// A rate limit refused this request; `retry_after` is in whole seconds.
     #[error("{message}; retry in {retry_after} s")]
     RateLimited { message: String, retry_after: u64 },
+    /// A bin setting out of its range; the field is named.
+    #[error("{0}")]
+    InvalidSetting(#[from] Invalid),
     /// A state-changing form arrived from another site.
     #[error("this form must be sent from binspector's own pages")]
     CrossSite,
@@ -90,6 +93,9 @@ impl From<WriterError> for AppError {
 pub struct ErrorBody<'a> {
     pub error: &'a str,
     pub status: u16,
+    /// For a refused setting: its path in the settings object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
 }
 
 impl AppError {
@@ -115,6 +121,7 @@ impl ResponseError for AppError {
             }
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::InvalidSetting(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::HeadRefused { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
@@ -163,6 +170,10 @@ impl ResponseError for AppError {
         response.json(ErrorBody {
             error: &message,
             status: status.as_u16(),
+            field: match self {
+                AppError::InvalidSetting(invalid) => Some(&invalid.field),
+                _ => None,
+            },
         })
     }
 }

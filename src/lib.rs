@@ -32,6 +32,8 @@ pub mod proxy;
 pub mod render;
 /// The listeners: TLS, the HTTP/1 tap, and actix-http (HTTP/1.1 and HTTP/2) around the app.
 pub mod server;
+/// A bin's settings: its answers, handshakes and Kaizala checks.
+pub mod settings;
 /// Skipping a JSON value unbuilt, as strictly as parsing it.
 pub mod skip;
 /// Opening the store, TLS, listeners, background tasks and shutdown.

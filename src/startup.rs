@@ -126,6 +126,7 @@ impl Application {
             access,
             limits,
             shutdown,
+            https_addr,
         }));
         let settings = server::Settings {
             https,

@@ -33,6 +33,9 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Turns true when the server begins to shut down, so live streams can end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where this server's own HTTPS listener answers on this machine: samples sent from the
+    /// inspect page go through it.
+    pub own_https: SocketAddr,
 }
 
 /// What [`AppState::new`] is made from.
@@ -44,6 +47,8 @@ pub struct Parts {
     pub access: Option<Arc<Access>>,
     pub limits: Arc<Limits>,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The HTTPS listener's bound address.
+    pub https_addr: SocketAddr,
 }
 
 impl AppState {
@@ -62,6 +67,7 @@ impl AppState {
             access,
             limits,
             shutdown,
+            https_addr,
         } = parts;
         let (total, share) = (config.body_budget(), config.body_share());
         AppState {
@@ -78,6 +84,20 @@ impl AppState {
             acme_tokens,
             config,
             shutdown,
+            own_https: reachable(https_addr),
         }
+    }
+}
+
+/// A listener's address as a local client reaches it: a wildcard address means loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            (std::net::Ipv4Addr::LOCALHOST, addr.port()).into()
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            (std::net::Ipv6Addr::LOCALHOST, addr.port()).into()
+        }
+        _ => addr,
     }
 }

@@ -437,3 +437,69 @@ async fn a_browser_logs_in_with_the_access_token_and_the_live_page_works() {
     .await;
     session.quit().await;
 }
+
+#[actix_web::test]
+async fn the_settings_form_changes_the_answer_and_the_card_shows_it() {
+    let Some((chromium, chromedriver)) = browser_tools() else {
+        return;
+    };
+    let app = common::spawn_app().await;
+    let bin = app.bin_id().await;
+    let session = Browser::launch(&chromium, &chromedriver).await;
+    let browser = &session;
+    let page = format!("{}/inspect/{bin}", app.base);
+    browser.goto(&page).await;
+
+    // Open the settings, ask for a custom 418 with a body, save.
+    browser
+        .click(&browser.find("#settings > summary").await)
+        .await;
+    browser
+        .click(&browser.find("input[name=response][value=custom]").await)
+        .await;
+    let status = browser.find("#s-status").await;
+    browser.clear(&status).await;
+    browser.type_text(&status, "418").await;
+    browser
+        .type_text(&browser.find("#s-body").await, "I'm a teapot")
+        .await;
+    browser
+        .click(&browser.find("#settings-form button[type=submit]").await)
+        .await;
+    wait_for("the inspect page after saving", || async {
+        browser.url().await.ends_with("#settings").then_some(())
+    })
+    .await;
+    let notice = browser.find("#custom-response").await;
+    assert!(browser.text(&notice).await.contains("answered 418"));
+
+    // A capture now gets the configured answer, and its card (arriving live) says so.
+    let live_status = browser.find("#live-status").await;
+    wait_for("the live stream to connect", || async {
+        browser
+            .text(&live_status)
+            .await
+            .starts_with("Live")
+            .then_some(())
+    })
+    .await;
+    let answer = app
+        .client
+        .post(format!("{}/{bin}", app.base))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 418);
+    assert_eq!(answer.text().await.unwrap(), "I'm a teapot");
+    let badge = wait_for("the card's answer badge", || async {
+        let badges = browser.find_all("article.card .badge.answered").await;
+        match badges.first() {
+            Some(badge) => Some(browser.text(badge).await),
+            None => None,
+        }
+    })
+    .await;
+    assert!(badge.starts_with("answered 418 · "), "{badge}");
+    session.quit().await;
+}

@@ -136,12 +136,15 @@ async fn upgrades_keep_every_request_count_duplicate_link_and_body_and_number_re
                 body_size: 4,
                 remote_addr: None,
                 kaizala: None,
+                asks: Default::default(),
+                callback_token: None,
+                started: std::time::Instant::now(),
             },
             std::time::Duration::from_secs(5),
         )
         .await
         .unwrap();
-    assert_eq!(next, 4);
+    assert_eq!(next.id, 4);
 
     // The upgraded schema still counts and cascades.
     store
@@ -150,5 +153,51 @@ async fn upgrades_keep_every_request_count_duplicate_link_and_body_and_number_re
         .await
         .unwrap();
     assert_eq!(store.total_requests().await.unwrap(), 4);
+    store.close().await;
+}
+
+#[actix_web::test]
+async fn bins_from_before_settings_get_defaults_and_a_token_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("binspector.db").display()
+    );
+    let (one, two) = (new_bin_id(), new_bin_id());
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    migrations_up_to(5).run(&mut conn).await.unwrap();
+    for bin in [&one, &two] {
+        sqlx::query("INSERT INTO bins (id, created_at) VALUES (?, 1)")
+            .bind(bin)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // A validationToken handshake, the only kind there was.
+    sqlx::query(
+        "INSERT INTO requests (id, bin_key, seq, received_at, outcome, method, path, query, \
+         headers, body_size, body_head, body_rest) SELECT 1, key, 1, 5, 'handshake', 'GET', '/', \
+         'validationToken=t', '[]', 0, x'', x'' FROM bins WHERE id = ?",
+    )
+    .bind(&one)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = Store::open(&url, 16, None).await.unwrap();
+    let bin = store.bin(&one).await.unwrap().unwrap();
+    let settings = bin.settings();
+    let token = settings.kaizala.callback_token.clone().unwrap();
+    assert_eq!(token.len(), 32);
+    assert!(settings.handshakes.validation_token && settings.response.is_none());
+    let other = store.bin(&two).await.unwrap().unwrap().settings();
+    assert_ne!(other.kaizala.callback_token, Some(token));
+    let request = store.request(&bin, 1).await.unwrap().unwrap();
+    assert_eq!(
+        request.handshake,
+        Some(binspector::settings::answer::Handshake::ValidationToken)
+    );
+    assert_eq!(request.response, None, "no answer was recorded then");
     store.close().await;
 }

@@ -236,7 +236,7 @@ async fn kaizala_events_show_badges_summaries_duplicates_and_handshakes() {
     assert!(html.contains("Fix the pump") && html.contains("2026-11-26 22:48 UTC"));
     assert!(html.contains("Chen") && html.contains("Admin"));
     assert!(html.contains(&format!("duplicate delivery of #{first}")));
-    assert!(html.contains("answered validationToken"));
+    assert!(html.contains("handshake: Kaizala / Graph validationToken"));
     assert!(
         html.contains("No summary for this event"),
         "unknown shapes fall back to the JSON"
@@ -628,4 +628,33 @@ async fn the_body_is_shown_open_when_a_summary_finds_nothing_to_say() {
             "request {id}"
         );
     }
+}
+
+#[actix_web::test]
+async fn survey_answers_show_chosen_options_and_locations() {
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    post_json(
+        &app,
+        &bin,
+        &kaizala_event(
+            "ActionResponse",
+            "evt-answers",
+            json!({"actionId": "act-7", "responseDetails": {"responseWithQuestions": [
+                {"title": "Attending?", "type": "SingleOption",
+                 "options": [{"title": "Yes"}, {"title": "No"}], "answer": ["Yes"]},
+                {"title": "Where?", "type": "Location",
+                 "answer": {"lt": 47.6, "lg": -122.1, "n": "Redmond <HQ>"}}]}}),
+        ),
+    )
+    .await;
+    let (status, html) = page(&app, &format!("/inspect/{bin}")).await;
+    assert_eq!(status, 200);
+    // The chosen option carries a ✓ and words for screen readers, not just a style.
+    assert!(html.contains(
+        "<li class=\"chosen\"><span class=\"mark\" aria-hidden=\"true\">✓</span>Yes\
+         <span class=\"visually-hidden\"> (chosen)</span></li>"
+    ));
+    assert!(html.contains("<li><span class=\"mark\" aria-hidden=\"true\"></span>No</li>"));
+    assert!(html.contains(&format!("47.6, -122.1 ({})", escaped("Redmond <HQ>"))));
 }

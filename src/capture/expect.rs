@@ -51,10 +51,10 @@ pub async fn check(state: &AppState, req: Request) -> Result<Request, Response<B
         .capture(attempt, state.config.queue_timeout)
         .await
     {
-        Ok(id) => {
+        Ok(captured) => {
             tracing::info!(
                 bin = bin_id,
-                request = id,
+                request = captured.id,
                 bytes = declared,
                 "refused before the body (Expect: 100-continue)"
             );
@@ -95,6 +95,7 @@ fn json(status: StatusCode, message: &str) -> Response<BoxBody> {
     let body = serde_json::to_string(&ErrorBody {
         error: message,
         status: status.as_u16(),
+        field: None,
     })
     .unwrap_or_default();
     closing(status, "application/json", body)

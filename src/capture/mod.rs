@@ -5,8 +5,9 @@ mod body;
 pub mod expect;
 pub mod record;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
+use actix_http::ConnectionType;
 use actix_web::{
     http::{header, Method, StatusCode},
     web, HttpMessage, HttpRequest, HttpResponse,
@@ -18,8 +19,9 @@ use crate::{
     error::AppError,
     limits,
     server::tap::RawHead,
+    settings::answer::{Answer, Asks, Handshake},
     state::AppState,
-    store::{valid_bin_id, Outcome, WriterError},
+    store::{valid_bin_id, Captured, Outcome, WriterError},
 };
 
 use self::body::{Body, Limits};
@@ -30,6 +32,9 @@ struct Stored<'a> {
     stored: bool,
     id: String,
     bin_id: &'a str,
+    /// Under `fail_next`: the failures still to come after this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failures_left: Option<u32>,
 }
 
 /// First path segments that are routes, not bins (bin ids are UUIDs, so they never collide).
@@ -64,25 +69,23 @@ pub(crate) fn too_large_message(size: u64, max: u64) -> String {
 pub struct CaptureQuery {
     /// `?inspect` (RequestBin's way to open the inspect page).
     pub inspect: bool,
-    /// `?validationToken=T`: the URL validation of Kaizala and Microsoft Graph.
-    pub validation_token: Option<String>,
+    /// Every parameter, for the handshakes to look in.
+    pub params: Vec<(String, String)>,
 }
 
 impl CaptureQuery {
     /// Reads the query string of a capture URL.
     pub fn parse(query: &str) -> CaptureQuery {
         let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        let mut parsed = CaptureQuery::default();
-        for (key, value) in params {
-            match key.as_str() {
-                "inspect" => parsed.inspect = true,
-                "validationToken" if parsed.validation_token.is_none() => {
-                    parsed.validation_token = Some(value);
-                }
-                _ => {}
-            }
+        CaptureQuery {
+            inspect: params.iter().any(|(key, _)| key == "inspect"),
+            params,
         }
-        parsed
+    }
+
+    /// The handshakes a request with this query, method and body asks for.
+    pub fn asks(&self, get: bool, body: &[u8]) -> Asks {
+        Asks::read(get, &self.params, body)
     }
 }
 
@@ -98,11 +101,9 @@ pub async fn capture(
         return Err(AppError::BinNotFound);
     }
     tracing::Span::current().record("bin", bin_id);
-    let CaptureQuery {
-        inspect,
-        validation_token: token,
-    } = CaptureQuery::parse(req.query_string());
-    if req.method() == Method::GET && inspect {
+    let started = Instant::now();
+    let query = CaptureQuery::parse(req.query_string());
+    if req.method() == Method::GET && query.inspect {
         return Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/inspect/{bin_id}")))
             .finish());
@@ -134,25 +135,25 @@ pub async fn capture(
     let (outcome, body, body_size) = match body {
         Body::Complete(bytes) => {
             let size = bytes.len() as u64;
-            let outcome = match token {
-                Some(_) => Outcome::Handshake,
-                None => Outcome::Stored,
-            };
-            (outcome, bytes, size)
+            (Outcome::Stored, bytes, size)
         }
         Body::TooLarge(size) => (Outcome::Rejected, Bytes::new(), size),
     };
+    let asks = query.asks(req.method() == Method::GET, &body);
     let raw = req.extensions().get::<Arc<RawHead>>().cloned();
-    let request = record::new_request(req.head(), raw.as_deref(), client, outcome, body, body_size);
+    let mut request =
+        record::new_request(req.head(), raw.as_deref(), client, outcome, body, body_size);
+    request.asks = asks;
+    request.started = started;
     let event_type = request.kaizala.as_ref().map(|k| k.event_type.clone());
 
-    let id = match state
+    let Captured { id, answer } = match state
         .store
         .writer()
         .capture(request, config.queue_timeout)
         .await
     {
-        Ok(id) => id,
+        Ok(captured) => captured,
         Err(WriterError::RateLimited(wait)) => return Err(over_limit(&state, bin_id, wait)),
         Err(err) => return Err(err.into()),
     };
@@ -162,28 +163,76 @@ pub async fn capture(
         method = %req.method(),
         bytes = body_size,
         outcome = outcome.as_str(),
+        handshake = answer.handshake().map(Handshake::as_str),
+        status = answer.status(),
         kaizala_event = event_type.as_deref(),
         "captured"
     );
-
-    let mut answer = HttpResponse::build(match outcome {
-        Outcome::Rejected => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::OK,
-    });
-    if hand_over {
-        answer.force_close();
+    // A configured delay holds this answer only: the request is already stored, and other
+    // captures go on.
+    let delay = answer.delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
-    Ok(match (outcome, token) {
-        (Outcome::Rejected, _) => answer
+    let mut response = respond(&answer, id, bin_id, body_size, config.max_body_bytes);
+    if hand_over {
+        response
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    Ok(response)
+}
+
+/// Marks an answer whose status and body a bin's settings chose: the error pages leave it as
+/// it is, even when it is a bodiless `500`.
+pub struct AsConfigured;
+
+/// The answer to a capture that was written.
+fn respond(answer: &Answer, id: i64, bin_id: &str, body_size: u64, max: u64) -> HttpResponse {
+    let status = |code: u16| StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    let plain = |code: u16, text: String| {
+        HttpResponse::build(status(code))
             .content_type("text/plain; charset=utf-8")
-            .body(too_large_message(body_size, config.max_body_bytes)),
-        (_, Some(token)) => answer.content_type("text/plain; charset=utf-8").body(token),
-        _ => answer.json(Stored {
+            .body(text)
+    };
+    match answer {
+        Answer::Stored => HttpResponse::Ok().json(Stored {
             stored: true,
             id: id.to_string(),
             bin_id,
+            failures_left: None,
         }),
-    })
+        Answer::TooLarge => plain(413, too_large_message(body_size, max)),
+        Answer::Handshake { status, body, .. } => plain(*status, body.clone()),
+        Answer::Fail {
+            status: code,
+            remaining,
+        } => {
+            let mut response = HttpResponse::build(status(*code)).json(Stored {
+                stored: true,
+                id: id.to_string(),
+                bin_id,
+                failures_left: Some(*remaining),
+            });
+            response.extensions_mut().insert(AsConfigured);
+            response
+        }
+        Answer::Custom(custom) => {
+            let mut response = HttpResponse::build(status(custom.status));
+            for (name, value) in &custom.headers {
+                response.append_header((name.as_str(), value.as_str()));
+            }
+            // The answer is served from the inspector's own origin, and whoever configured it
+            // may not be whoever opens it: whatever it holds never runs there (a CSP of the
+            // user's own only adds restrictions to this one).
+            response
+                .append_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
+                .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+            let mut response = response.body(custom.body.clone());
+            response.extensions_mut().insert(AsConfigured);
+            response
+        }
+    }
 }
 
 /// A capture over `--capture-limit`: not stored, counted on its bin, answered 429.

@@ -2,7 +2,7 @@
 //! byte for byte; else from actix's header map), its body, and the Kaizala facts the store
 //! indexes.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Instant};
 
 use actix_http::RequestHead;
 use actix_web::http::header::{self, HeaderMap};
@@ -13,6 +13,7 @@ use crate::{
     headers::{self, HeaderRef},
     kaizala,
     server::tap::{Field, RawHead},
+    settings::answer::Asks,
     store::{NewRequest, Outcome},
 };
 
@@ -37,7 +38,8 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// The stored request for a head and what came after it.
+/// The stored request for a head and what came after it (asking no handshake, and started
+/// now: the capture handler sets both).
 pub fn new_request(
     head: &RequestHead,
     raw: Option<&RawHead>,
@@ -71,7 +73,14 @@ pub fn new_request(
         body,
         body_size,
         remote_addr: client.map(|ip| ip.to_string()),
+        callback_token: kaizala.as_ref().and_then(|_| {
+            head.headers
+                .get("kz-callback-token")
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        }),
         kaizala,
+        asks: Asks::default(),
+        started: Instant::now(),
     }
 }
 

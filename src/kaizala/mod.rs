@@ -22,6 +22,8 @@ use crate::skip::Skip;
 
 /// Longest value kept in an indexed column; longer ones are cut (they are still in the body).
 const MAX_FIELD_CHARS: usize = 200;
+/// Longest context kept: one more than a bin's context may be, so a longer one never matches.
+const MAX_CONTEXT_CHARS: usize = 257;
 
 /// The indexed facts of a Kaizala event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +32,10 @@ pub struct KaizalaEvent {
     pub event_id: Option<String>,
     pub object_type: Option<String>,
     pub object_id: Option<String>,
+    /// The echoed `callBackContext`: a string as sent (cut at [`MAX_CONTEXT_CHARS`]), anything
+    /// else as compact JSON. Compared with the bin's context when captured; not stored.
+    #[serde(skip)]
+    pub context: Option<String>,
 }
 
 /// Kinds of event, each with its own badge colour.
@@ -71,6 +77,7 @@ pub fn recognise(value: &Value) -> Option<KaizalaEvent> {
         object.get("eventId"),
         object.get("objectType"),
         object.get("objectId"),
+        object.get("context"),
     )
 }
 
@@ -95,10 +102,11 @@ pub fn recognise_bytes(body: &[u8]) -> Option<KaizalaEvent> {
         probe.event_id.as_ref(),
         probe.object_type.as_ref(),
         probe.object_id.as_ref(),
+        probe.context.as_ref(),
     )
 }
 
-/// The four top-level fields of an object, each the last one given (as `serde_json::Value`
+/// The five top-level fields of an object, each the last one given (as `serde_json::Value`
 /// keeps repeated keys), and everything else skipped unbuilt but checked as strictly as a
 /// `Value` would check it, so both recognisers accept the same bodies (the fuzz target found
 /// repeated keys and bad UTF-8 telling them apart).
@@ -108,6 +116,7 @@ struct Probe {
     event_id: Option<Value>,
     object_type: Option<Value>,
     object_id: Option<Value>,
+    context: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +126,7 @@ enum Field {
     EventId,
     ObjectType,
     ObjectId,
+    Context,
     #[serde(other)]
     Other,
 }
@@ -144,6 +154,7 @@ impl<'de> Visitor<'de> for ProbeVisitor {
                 Field::EventId => &mut probe.event_id,
                 Field::ObjectType => &mut probe.object_type,
                 Field::ObjectId => &mut probe.object_id,
+                Field::Context => &mut probe.context,
                 Field::Other => {
                     map.next_value::<Skip>()?;
                     continue;
@@ -160,6 +171,7 @@ fn from_fields(
     event_id: Option<&Value>,
     object_type: Option<&Value>,
     object_id: Option<&Value>,
+    context: Option<&Value>,
 ) -> Option<KaizalaEvent> {
     let event_type = event_type?.as_str()?.trim();
     if event_type.is_empty() {
@@ -174,6 +186,21 @@ fn from_fields(
         event_id: event_id.and_then(scalar_text),
         object_type: object_type.and_then(scalar_text),
         object_id: object_id.and_then(scalar_text),
+        context: context.and_then(context_text),
+    })
+}
+
+/// The context as compared with a bin's: a string as it is, `null` as absent, anything else as
+/// compact JSON.
+fn context_text(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::Null => return None,
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    Some(match text.char_indices().nth(MAX_CONTEXT_CHARS) {
+        Some((cut, _)) => text[..cut].to_owned(),
+        None => text,
     })
 }
 

@@ -7,6 +7,13 @@
 
 use serde_json::Value;
 
+mod questions;
+
+#[cfg(test)]
+use questions::flatten;
+use questions::question_list;
+pub use questions::{Answer, Choice, Question};
+
 use super::{
     event_type::{EventType, Reader},
     recognise, Family,
@@ -80,21 +87,6 @@ pub struct Media {
     pub file_name: Option<String>,
     /// Where the file can be fetched.
     pub link: Option<Link>,
-}
-
-/// One question of a survey or action, with the response's answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Question {
-    /// The question's `title`, or "(untitled)".
-    pub title: String,
-    /// The question's `type` (Text, SingleOption, Location, …).
-    pub kind: Option<String>,
-    /// The answer flattened to one line; empty when there is none.
-    pub answer: String,
-    /// The offered options' titles.
-    pub options: Vec<String>,
-    /// Whether the question is marked invisible.
-    pub hidden: bool,
 }
 
 /// The event-specific part of a summary.
@@ -410,60 +402,6 @@ fn media(item: &Value) -> Option<Media> {
         },
     };
     (found.file_name.is_some() || found.link.is_some()).then_some(found)
-}
-
-fn question_list(value: Option<&Value>) -> Vec<Question> {
-    match value {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter(|item| !item.is_null())
-            .take(MAX_ITEMS)
-            .map(question)
-            .collect(),
-        Some(item @ Value::Object(_)) => vec![question(item)],
-        _ => Vec::new(),
-    }
-}
-
-fn question(item: &Value) -> Question {
-    if !item.is_object() {
-        // A bare value in the list is most likely an answer; show it rather than drop it.
-        return Question {
-            title: UNTITLED.to_owned(),
-            kind: None,
-            answer: flatten(item),
-            options: Vec::new(),
-            hidden: false,
-        };
-    }
-    Question {
-        title: text_at(item, "title").unwrap_or_else(|| UNTITLED.to_owned()),
-        kind: text_at(item, "type"),
-        answer: item.get("answer").map(flatten).unwrap_or_default(),
-        options: text_list(item.get("options"), option),
-        hidden: item.get("isInvisible").and_then(flag) == Some(true),
-    }
-}
-
-/// An answer on one line: lists are joined, and option objects stand for their title.
-fn flatten(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(answer) => cap(answer.clone()),
-        Value::Array(items) => {
-            let parts: Vec<String> = items.iter().filter_map(option).take(MAX_ITEMS).collect();
-            cap(parts.join(", "))
-        }
-        _ => compact(value),
-    }
-}
-
-/// An option (or list answer) item: its `title` if it is an object that has one.
-fn option(value: &Value) -> Option<String> {
-    match value {
-        Value::Object(_) => text_at(value, "title").or_else(|| text(value)),
-        _ => text(value),
-    }
 }
 
 /// A list of texts, also accepting a single value where a list was documented.

@@ -12,10 +12,23 @@ pub(super) async fn run(
     command: &Command,
 ) -> Result<Option<u64>, sqlx::Error> {
     let rows = match command {
-        Command::CreateBin { id, created_at } => {
-            sqlx::query("INSERT INTO bins (id, created_at, active_at) VALUES (?1, ?2, ?2)")
-                .bind(id)
-                .bind(created_at)
+        Command::CreateBin {
+            id,
+            created_at,
+            settings,
+        } => sqlx::query(
+            "INSERT INTO bins (id, created_at, active_at, settings) VALUES (?1, ?2, ?2, ?3)",
+        )
+        .bind(id)
+        .bind(created_at)
+        .bind(settings)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+        Command::PutSettings { bin_id, settings } => {
+            sqlx::query("UPDATE bins SET settings = ? WHERE id = ?")
+                .bind(settings)
+                .bind(bin_id)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected()
@@ -163,7 +176,9 @@ pub(super) async fn run(
         .rows_affected(),
     };
     let found = match command {
-        Command::DeleteBin { .. } | Command::DeleteRequest { .. } => rows > 0,
+        Command::DeleteBin { .. } | Command::DeleteRequest { .. } | Command::PutSettings { .. } => {
+            rows > 0
+        }
         _ => true,
     };
     Ok(found.then_some(rows))

@@ -12,7 +12,12 @@ mod queries;
 mod sweeper;
 mod writer;
 
-use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use sqlx::{
@@ -30,7 +35,16 @@ pub use queries::Listing;
 pub use sweeper::{spawn_sweeper, SweepPolicy};
 pub use writer::{Command, WriterError, WriterHandle};
 
-use crate::{config::Rate, headers::HeaderPair, kaizala::KaizalaEvent, limits::Limiter};
+use crate::{
+    config::Rate,
+    headers::HeaderPair,
+    kaizala::KaizalaEvent,
+    limits::Limiter,
+    settings::{
+        answer::{Answer, Asks, Handshake},
+        Settings,
+    },
+};
 
 /// Captures a single batch may hold; beyond this the writer commits and starts another.
 pub const MAX_BATCH: usize = 256;
@@ -45,7 +59,7 @@ pub enum Outcome {
     Stored,
     /// The body was over the size limit: recorded without it and answered 413.
     Rejected,
-    /// A `validationToken` handshake, answered with the token.
+    /// A handshake (see [`Handshake`]), answered with its challenge.
     Handshake,
 }
 
@@ -87,6 +101,19 @@ pub struct NewRequest {
     pub body_size: u64,
     pub remote_addr: Option<String>,
     pub kaizala: Option<KaizalaEvent>,
+    /// The handshakes it asks for; its bin's settings decide whether one answers it.
+    pub asks: Asks,
+    /// The `kz-callback-token` header, checked against the bin's callback token.
+    pub callback_token: Option<String>,
+    /// When the handler began on it: the answer's latency is counted from here.
+    pub started: Instant,
+}
+
+/// A capture written: its number within its bin, and how to answer it.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub id: i64,
+    pub answer: Answer,
 }
 
 /// A bin as stored.
@@ -102,6 +129,15 @@ pub struct BinRecord {
     pub dropped_count: i64,
     /// When the first of them was refused (Unix ms).
     pub dropped_since: Option<i64>,
+    /// Its settings' stored JSON (see [`Settings::from_stored`]).
+    pub settings: String,
+}
+
+impl BinRecord {
+    /// Its settings, as stored.
+    pub fn settings(&self) -> Settings {
+        Settings::from_stored(&self.settings)
+    }
 }
 
 /// A captured request as stored, with its duplicate lookup resolved.
@@ -129,6 +165,57 @@ pub struct StoredRequest {
     pub duplicate_of: Option<i64>,
     /// For a duplicate: whether its body is exactly the first delivery's.
     pub duplicate_identical: Option<bool>,
+    /// Which handshake answered it, if one did.
+    pub handshake: Option<Handshake>,
+    /// The `kz-callback-token` against the bin's token when it came: `ok`, `mismatch` or
+    /// `missing`; `None` when not a Kaizala event or the bin had no token.
+    pub token_check: Option<TokenCheck>,
+    /// The echoed context against the bin's; `None` when the bin had none.
+    pub context_ok: Option<bool>,
+    /// What it was answered, and how long after it arrived; `None` before this was recorded.
+    pub response: Option<Response>,
+}
+
+/// What a request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub latency_ms: i64,
+}
+
+/// A Kaizala request's `kz-callback-token` against its bin's callback token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    Ok,
+    Mismatch,
+    Missing,
+}
+
+impl TokenCheck {
+    /// Compares the header sent with the bin's token; `None` when the bin has none.
+    pub fn of(sent: Option<&str>, expected: Option<&str>) -> Option<TokenCheck> {
+        let expected = expected?;
+        Some(match sent {
+            None => TokenCheck::Missing,
+            Some(sent) if sent == expected => TokenCheck::Ok,
+            Some(_) => TokenCheck::Mismatch,
+        })
+    }
+
+    /// The stored (and API) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenCheck::Ok => "ok",
+            TokenCheck::Mismatch => "mismatch",
+            TokenCheck::Missing => "missing",
+        }
+    }
+
+    fn from_column(text: &str) -> Option<TokenCheck> {
+        [TokenCheck::Ok, TokenCheck::Mismatch, TokenCheck::Missing]
+            .into_iter()
+            .find(|check| check.as_str() == text)
+    }
 }
 
 /// One page of a bin's requests, newest first.

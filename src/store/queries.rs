@@ -5,8 +5,10 @@
 
 use sqlx::{sqlite::SqliteRow, Row};
 
-use super::{BinRecord, Outcome, RequestPage, Store, StoredRequest, BODY_HEAD};
-use crate::{headers, kaizala::KaizalaEvent};
+use super::{
+    BinRecord, Outcome, RequestPage, Response, Store, StoredRequest, TokenCheck, BODY_HEAD,
+};
+use crate::{headers, kaizala::KaizalaEvent, settings::answer::Handshake};
 
 /// Columns of a request other than its body, read from `requests r`. A duplicate is the same
 /// event delivered again: the same `eventId`, `eventType` and `objectId` (Kaizala's own samples
@@ -14,7 +16,8 @@ use crate::{headers, kaizala::KaizalaEvent};
 /// byte for byte the first delivery's is read with it.
 const META_COLUMNS: &str = "r.seq, r.received_at, r.outcome, r.method, r.path, r.query, \
     r.headers, r.trailers, r.content_type, r.body_size, r.remote_addr, r.kz_event_type, \
-    r.kz_event_id, r.kz_object_type, r.kz_object_id, \
+    r.kz_event_id, r.kz_object_type, r.kz_object_id, r.handshake, r.kz_token, \
+    r.kz_context_ok, r.response_status, r.response_latency_ms, \
     (SELECT MIN(d.seq) FROM requests d WHERE d.bin_key = r.bin_key \
         AND d.kz_event_id = r.kz_event_id AND d.kz_event_type = r.kz_event_type \
         AND d.kz_object_id IS r.kz_object_id AND d.seq < r.seq) AS duplicate_of, \
@@ -24,7 +27,8 @@ const META_COLUMNS: &str = "r.seq, r.received_at, r.outcome, r.method, r.path, r
         AND d.seq < r.seq ORDER BY d.seq LIMIT 1) AS duplicate_identical";
 
 /// Columns of a bin, for [`bin_from_row`].
-const BIN_COLUMNS: &str = "key, id, created_at, request_count, dropped_count, dropped_since";
+const BIN_COLUMNS: &str =
+    "key, id, created_at, request_count, dropped_count, dropped_since, settings";
 
 /// Which rows of a bin a listing wants.
 #[derive(Debug, Clone, Default)]
@@ -242,6 +246,7 @@ fn bin_from_row(row: &SqliteRow) -> Result<BinRecord, sqlx::Error> {
         request_count: row.try_get("request_count")?,
         dropped_count: row.try_get("dropped_count")?,
         dropped_since: row.try_get("dropped_since")?,
+        settings: row.try_get("settings")?,
     })
 }
 
@@ -261,6 +266,7 @@ fn request_from_row(
             event_id: row.try_get("kz_event_id")?,
             object_type: row.try_get("kz_object_type")?,
             object_id: row.try_get("kz_object_id")?,
+            context: None,
         })
     });
     let body_size: i64 = row.try_get("body_size")?;
@@ -286,5 +292,24 @@ fn request_from_row(
         kaizala: kaizala.transpose()?,
         duplicate_of: row.try_get("duplicate_of")?,
         duplicate_identical: row.try_get("duplicate_identical")?,
+        handshake: row
+            .try_get::<Option<String>, _>("handshake")?
+            .as_deref()
+            .and_then(Handshake::from_column),
+        token_check: row
+            .try_get::<Option<String>, _>("kz_token")?
+            .as_deref()
+            .and_then(TokenCheck::from_column),
+        context_ok: row.try_get("kz_context_ok")?,
+        response: match (
+            row.try_get::<Option<i64>, _>("response_status")?,
+            row.try_get::<Option<i64>, _>("response_latency_ms")?,
+        ) {
+            (Some(status), Some(latency_ms)) => Some(Response {
+                status: u16::try_from(status).unwrap_or(0),
+                latency_ms,
+            }),
+            _ => None,
+        },
     })
 }

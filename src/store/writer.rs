@@ -25,15 +25,20 @@ use tokio::{
 use crate::limits::Limiter;
 
 use super::{
-    checkpoint, commands, health::Health, live::Hub, Arrival, Drops, NewRequest, BODY_HEAD,
-    MAX_BATCH,
+    checkpoint, commands, health::Health, live::Hub, Arrival, Captured, Drops, NewRequest, Outcome,
+    TokenCheck, BODY_HEAD, MAX_BATCH,
+};
+use crate::settings::{
+    answer::{Answer, Handshake},
+    Settings,
 };
 
 /// Columns of one captured row, in the order the INSERT binds them (see [`bind_capture`]).
 const COLUMNS: &str = "id, bin_key, seq, received_at, outcome, method, path, query, headers, \
     trailers, content_type, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
-    kz_object_id, body_head, body_rest";
-const COLUMN_COUNT: usize = 19;
+    kz_object_id, handshake, kz_token, kz_context_ok, response_status, response_latency_ms, \
+    body_head, body_rest";
+const COLUMN_COUNT: usize = 24;
 /// Bins whose key and newest request number the writer remembers; beyond this it starts over
 /// (between batches).
 const BINS_REMEMBERED: usize = 10_000;
@@ -71,6 +76,13 @@ pub enum Command {
     CreateBin {
         id: String,
         created_at: i64,
+        /// Its settings' stored JSON.
+        settings: String,
+    },
+    /// Replaces a bin's settings; its next capture is answered by them.
+    PutSettings {
+        bin_id: String,
+        settings: String,
     },
     DeleteBin {
         id: String,
@@ -130,7 +142,7 @@ pub enum Command {
 pub(crate) enum Job {
     Capture {
         request: Box<NewRequest>,
-        ack: oneshot::Sender<Result<i64, WriterError>>,
+        ack: oneshot::Sender<Result<Captured, WriterError>>,
     },
     Command {
         command: Command,
@@ -150,8 +162,12 @@ pub struct WriterHandle {
 
 impl WriterHandle {
     /// Queues a capture, waiting at most `wait` for room, and returns its number within its bin
-    /// once committed.
-    pub async fn capture(&self, request: NewRequest, wait: Duration) -> Result<i64, WriterError> {
+    /// and how to answer it, once committed.
+    pub async fn capture(
+        &self,
+        request: NewRequest,
+        wait: Duration,
+    ) -> Result<Captured, WriterError> {
         let (ack, done) = oneshot::channel();
         let job = Job::Capture {
             request: Box::new(request),
@@ -225,18 +241,20 @@ pub(super) async fn spawn(
     })
 }
 
-/// A bin's key and the newest request number handed out in it. Only the writer assigns
-/// numbers, so what it remembers is what the table holds.
-#[derive(Debug, Clone, Copy)]
-struct BinSeq {
+/// A bin's key, the newest request number handed out in it, and its settings. Only the
+/// writer assigns numbers and counts `fail_next` down, so what it remembers is what the table
+/// holds.
+#[derive(Debug, Clone)]
+struct BinState {
     key: i64,
     last_seq: i64,
+    settings: Settings,
 }
 
 struct Writer {
     conn: SqliteConnection,
     next_id: i64,
-    bins: HashMap<String, BinSeq>,
+    bins: HashMap<String, BinState>,
     /// INSERT statements by row count (powers of two), built once.
     inserts: HashMap<usize, String>,
     wal_too_long: Arc<AtomicBool>,
@@ -247,15 +265,25 @@ struct Writer {
     capture_limit: Option<Limiter<String>>,
 }
 
-type CaptureAck = oneshot::Sender<Result<i64, WriterError>>;
+type CaptureAck = oneshot::Sender<Result<Captured, WriterError>>;
 
-/// A capture placed in its bin, ready to bind.
+/// A capture placed in its bin and answered, ready to bind.
 struct Placed {
     id: i64,
-    bin: BinSeq,
+    bin_key: i64,
     seq: i64,
     request: Box<NewRequest>,
+    answer: Answer,
+    token_check: Option<TokenCheck>,
+    context_ok: Option<bool>,
     ack: CaptureAck,
+}
+
+/// A batch placed: its rows, and the `fail_next` counts it moved, by bin key.
+#[derive(Default)]
+struct Batch {
+    placed: Vec<Placed>,
+    fail_counts: HashMap<i64, u32>,
 }
 
 impl Writer {
@@ -328,9 +356,9 @@ impl Writer {
             }
         }
         if !captures.is_empty() {
-            let placed = self.place(captures).await;
-            if !placed.is_empty() {
-                self.write_captures(placed).await;
+            let batch = self.place(captures).await;
+            if !batch.placed.is_empty() {
+                self.write_captures(batch).await;
             }
         }
         for (command, ack) in commands {
@@ -340,16 +368,19 @@ impl Writer {
         shutdown
     }
 
-    /// Gives each capture its id and its number within its bin. Captures of bins that no
-    /// longer exist are answered here and left out.
-    async fn place(&mut self, captures: Vec<(Box<NewRequest>, CaptureAck)>) -> Vec<Placed> {
+    /// Gives each capture its id, its number within its bin, its answer and its Kaizala checks.
+    /// Captures of bins that no longer exist are answered here and left out.
+    async fn place(&mut self, captures: Vec<(Box<NewRequest>, CaptureAck)>) -> Batch {
         // Forgetting happens only here, before the batch: a bin placed earlier in the batch
         // and read again from the table would get numbers the batch has already handed out.
         if self.bins.len() >= BINS_REMEMBERED {
             self.bins.clear();
         }
-        let mut placed = Vec::with_capacity(captures.len());
-        for (request, ack) in captures {
+        let mut batch = Batch {
+            placed: Vec::with_capacity(captures.len()),
+            fail_counts: HashMap::new(),
+        };
+        for (mut request, ack) in captures {
             match self.bin(&request.bin_id).await {
                 Ok(Some(_)) => {}
                 Ok(None) => {
@@ -375,36 +406,75 @@ impl Writer {
                 continue;
             };
             bin.last_seq += 1;
-            let (bin, seq) = (*bin, bin.last_seq);
-            placed.push(Placed {
+            let fails = bin.settings.fail_next.count;
+            let too_large = request.outcome == Outcome::Rejected;
+            let answer = Answer::decide(&mut bin.settings, &request.asks, too_large);
+            if bin.settings.fail_next.count != fails {
+                batch
+                    .fail_counts
+                    .insert(bin.key, bin.settings.fail_next.count);
+            }
+            if answer.handshake().is_some() {
+                request.outcome = Outcome::Handshake;
+            }
+            let expected = &bin.settings.kaizala;
+            let (token_check, context_ok) = match &request.kaizala {
+                Some(event) => (
+                    TokenCheck::of(
+                        request.callback_token.as_deref(),
+                        expected.callback_token.as_deref(),
+                    ),
+                    expected
+                        .context
+                        .as_ref()
+                        .map(|context| event.context.as_ref() == Some(context)),
+                ),
+                None => (None, None),
+            };
+            batch.placed.push(Placed {
                 id: self.next_id,
-                bin,
-                seq,
+                bin_key: bin.key,
+                seq: bin.last_seq,
                 request,
+                answer,
+                token_check,
+                context_ok,
                 ack,
             });
             self.next_id += 1;
         }
-        placed
+        batch
     }
 
     /// The remembered state of a bin, read from the table the first time it is needed.
-    async fn bin(&mut self, id: &str) -> Result<Option<&mut BinSeq>, sqlx::Error> {
+    async fn bin(&mut self, id: &str) -> Result<Option<&mut BinState>, sqlx::Error> {
         if !self.bins.contains_key(id) {
-            let row: Option<(i64, i64)> =
-                sqlx::query_as("SELECT key, last_seq FROM bins WHERE id = ?")
+            let row: Option<(i64, i64, String)> =
+                sqlx::query_as("SELECT key, last_seq, settings FROM bins WHERE id = ?")
                     .bind(id)
                     .fetch_optional(&mut self.conn)
                     .await?;
-            let Some((key, last_seq)) = row else {
+            let Some((key, last_seq, settings)) = row else {
                 return Ok(None);
             };
-            self.bins.insert(id.to_owned(), BinSeq { key, last_seq });
+            let settings = Settings::from_stored(&settings);
+            self.bins.insert(
+                id.to_owned(),
+                BinState {
+                    key,
+                    last_seq,
+                    settings,
+                },
+            );
         }
         Ok(self.bins.get_mut(id))
     }
 
-    async fn write_captures(&mut self, captures: Vec<Placed>) {
+    async fn write_captures(&mut self, batch: Batch) {
+        let Batch {
+            placed: captures,
+            fail_counts,
+        } = batch;
         let rows = captures.len().next_power_of_two();
         let sql = self
             .inserts
@@ -415,31 +485,25 @@ impl Writer {
         let mut insert = sqlx::query(sql.as_str());
         let mut written = Vec::with_capacity(captures.len());
         for placed in captures {
-            let (bound, bin_id, arrival) = bind_capture(
-                insert,
-                placed.id,
-                placed.bin.key,
-                placed.seq,
-                *placed.request,
-            );
+            let (bound, written_row) = bind_capture(insert, placed);
             insert = bound;
-            written.push((bin_id, arrival, placed.ack));
+            written.push(written_row);
         }
         for _ in written.len()..rows {
             for _ in 0..COLUMN_COUNT {
                 insert = insert.bind(None::<i64>);
             }
         }
-        let result = insert.execute(&mut self.conn).await;
+        let result = execute(&mut self.conn, insert, &fail_counts).await;
         let outcome = match result {
-            Ok(done) if done.rows_affected() == written.len() as u64 => {
+            Ok(rows) if rows == written.len() as u64 => {
                 // Only captures landing again clear a failure: a sweep that deletes nothing
                 // or the health probe's one small row can land on a disk too full for them.
                 self.landed().inspect(|()| self.health.write_succeeded())
             }
-            Ok(done) => {
+            Ok(rows) => {
                 tracing::error!(
-                    inserted = done.rows_affected(),
+                    inserted = rows,
                     captures = written.len(),
                     "a batch stored fewer rows than it held"
                 );
@@ -456,18 +520,19 @@ impl Writer {
                 self.live.publish(
                     written
                         .iter()
-                        .map(|(bin_id, arrival, _)| (bin_id.as_str(), arrival.clone())),
+                        .map(|(bin_id, arrival, _, _)| (bin_id.as_str(), arrival.clone())),
                 );
-                for (_, arrival, ack) in written {
-                    let _ = ack.send(Ok(arrival.request_id));
+                for (_, _, captured, ack) in written {
+                    let _ = ack.send(Ok(captured));
                 }
             }
             Err(err) => {
-                // The numbers handed out may not have been stored: read them again next time.
-                for (bin_id, _, _) in &written {
+                // The numbers handed out and failures counted may not have been stored: read
+                // them again next time.
+                for (bin_id, _, _, _) in &written {
                     self.bins.remove(bin_id);
                 }
-                for (_, _, ack) in written {
+                for (_, _, _, ack) in written {
                     let _ = ack.send(Err(clone_error(&err)));
                 }
             }
@@ -489,7 +554,9 @@ impl Writer {
     async fn run_command(&mut self, command: &Command) -> Result<u64, WriterError> {
         // A deleted bin's key can be handed to a new bin: forget what was remembered of it.
         match command {
-            Command::DeleteBin { id } | Command::DeleteIdle { bin_id: id, .. } => {
+            Command::DeleteBin { id }
+            | Command::DeleteIdle { bin_id: id, .. }
+            | Command::PutSettings { bin_id: id, .. } => {
                 self.bins.remove(id);
             }
             _ => {}
@@ -534,15 +601,50 @@ fn insert_statement(rows: usize) -> String {
 
 type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
-/// Binds one capture's row (in [`COLUMNS`] order); returns its bin and what its arrival
-/// announces.
-fn bind_capture(
+/// Runs the batch's INSERT, and when it counted `fail_next` down, the counts' updates in the
+/// same transaction; returns the rows inserted.
+async fn execute(
+    conn: &mut SqliteConnection,
     insert: Insert<'_>,
-    id: i64,
-    bin_key: i64,
-    seq: i64,
-    request: NewRequest,
-) -> (Insert<'_>, String, Arrival) {
+    fail_counts: &HashMap<i64, u32>,
+) -> Result<u64, sqlx::Error> {
+    if fail_counts.is_empty() {
+        return Ok(insert.execute(conn).await?.rows_affected());
+    }
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    let rows = insert.execute(&mut *tx).await?.rows_affected();
+    for (key, count) in fail_counts {
+        sqlx::query(
+            "UPDATE bins SET settings = json_set(settings, '$.fail_next.count', ?) WHERE key = ?",
+        )
+        .bind(count)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// A row bound: its bin, what its arrival announces, and its acknowledgement.
+type Written = (String, Arrival, Captured, CaptureAck);
+
+/// Binds one capture's row (in [`COLUMNS`] order).
+fn bind_capture(insert: Insert<'_>, placed: Placed) -> (Insert<'_>, Written) {
+    let Placed {
+        id,
+        bin_key,
+        seq,
+        request,
+        answer,
+        token_check,
+        context_ok,
+        ack,
+    } = placed;
+    let request = *request;
+    // Counted up to the row being written: the commit that follows takes well under a
+    // millisecond unless the disk is struggling.
+    let latency = request.started.elapsed() + answer.delay();
     let (event_type, event_id, object_type, object_id) = match request.kaizala {
         Some(event) => (
             Some(event.event_type),
@@ -571,13 +673,19 @@ fn bind_capture(
         .bind(event_id)
         .bind(object_type)
         .bind(object_id)
+        .bind(answer.handshake().map(Handshake::as_str))
+        .bind(token_check.map(TokenCheck::as_str))
+        .bind(context_ok)
+        .bind(i64::from(answer.status()))
+        .bind(i64::try_from(latency.as_millis()).unwrap_or(i64::MAX))
         .bind(head)
         .bind(rest);
     let arrival = Arrival {
         request_id: seq,
         event_type,
     };
-    (insert, request.bin_id, arrival)
+    let captured = Captured { id: seq, answer };
+    (insert, (request.bin_id, arrival, captured, ack))
 }
 
 /// Splits a body into the part listings read and the rest, copying only what must move.

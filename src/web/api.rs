@@ -16,6 +16,7 @@ use crate::{
     clock,
     error::AppError,
     limits,
+    settings::Settings,
     state::AppState,
     store::{new_bin_id, BinRecord, Command, Listing, StoredRequest, BODY_HEAD},
 };
@@ -24,6 +25,9 @@ use crate::{
 /// a page asks for so many requests that they would carry more.
 const LISTING_BODY_BUDGET: usize = 4 * 1024 * 1024;
 
+/// Largest settings object taken by `PUT .../settings`.
+const SETTINGS_JSON_LIMIT: usize = 1024 * 1024;
+
 pub(super) fn scope() -> Scope {
     web::scope("/api/v1")
         .service(resource("/bins", "POST").route(web::post().to(create_bin)))
@@ -31,6 +35,13 @@ pub(super) fn scope() -> Scope {
             resource("/bins/{bin}", "GET, HEAD, DELETE")
                 .route(read().to(get_bin))
                 .route(web::delete().to(delete_bin)),
+        )
+        .service(
+            resource("/bins/{bin}/settings", "GET, HEAD, PUT")
+                // A 64 KiB response body can take several times that as JSON text.
+                .app_data(web::PayloadConfig::new(SETTINGS_JSON_LIMIT))
+                .route(read().to(get_settings))
+                .route(web::put().to(put_settings)),
         )
         .service(
             resource("/bins/{bin}/requests", "GET, HEAD, DELETE")
@@ -82,6 +93,7 @@ pub(super) async fn create(req: &HttpRequest, state: &AppState) -> Result<BinRec
         .run(Command::CreateBin {
             id: id.clone(),
             created_at,
+            settings: Settings::for_new_bin().to_stored(),
         })
         .await?;
     tracing::info!(bin = %id, "bin created");
@@ -169,6 +181,37 @@ async fn list_requests(
         page.requests,
         page.next_before,
     )))
+}
+
+async fn get_settings(Bin(bin): Bin) -> HttpResponse {
+    HttpResponse::Ok().json(bin.settings())
+}
+
+async fn put_settings(
+    Bin(bin): Bin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let value = serde_json::from_slice(&body)
+        .map_err(|err| AppError::BadRequest(format!("the JSON body is not valid: {err}")))?;
+    let settings = Settings::from_client(value, &bin.settings())?;
+    save_settings(&state, &bin, &settings).await?;
+    Ok(HttpResponse::Ok().json(settings))
+}
+
+/// Stores a bin's settings through the writer: its next capture is answered by them.
+pub(super) async fn save_settings(
+    state: &AppState,
+    bin: &BinRecord,
+    settings: &Settings,
+) -> Result<(), AppError> {
+    let command = Command::PutSettings {
+        bin_id: bin.id.clone(),
+        settings: settings.to_stored(),
+    };
+    state.store.writer().run(command).await?;
+    tracing::info!(bin = %bin.id, "settings changed");
+    Ok(())
 }
 
 async fn clear_bin(Bin(bin): Bin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

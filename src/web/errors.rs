@@ -16,6 +16,7 @@ use askama::Template;
 
 use super::{origin, pages::ErrorPage};
 use crate::{
+    capture,
     error::{AppError, ErrorBody},
     server::tap::{self, TapShared},
     state::AppState,
@@ -78,12 +79,22 @@ pub async fn html_errors(
         .is_some_and(|accept| accept.contains("text/html"));
     let response = next.call(req).await?;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    let configured = response
+        .response()
+        .extensions()
+        .contains::<capture::AsConfigured>();
+    if !(status.is_client_error() || status.is_server_error()) || configured {
         return Ok(response.map_into_boxed_body());
     }
+    let mut field = None;
     let message = match response.response().error() {
         Some(error) => match error.as_error::<AppError>() {
-            Some(app_error) => app_error.to_string(),
+            Some(app_error) => {
+                if let AppError::InvalidSetting(invalid) = app_error {
+                    field = Some(invalid.field.clone());
+                }
+                app_error.to_string()
+            }
             None if status.is_server_error() => "something went wrong on our side".to_owned(),
             None => error.to_string(),
         },
@@ -128,6 +139,7 @@ pub async fn html_errors(
         page.json(ErrorBody {
             error: &message,
             status: status.as_u16(),
+            field: field.as_deref(),
         })
     };
     let (req, _) = response.into_parts();

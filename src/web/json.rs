@@ -10,7 +10,8 @@ use crate::{
     budget::Reservation,
     clock,
     headers::HeaderPair,
-    store::{BinRecord, Drops, StoredRequest},
+    settings::answer::Handshake,
+    store::{BinRecord, Drops, StoredRequest, TokenCheck},
 };
 
 /// Body bytes encoded per piece (a multiple of 3, so base64 pieces join without padding).
@@ -66,9 +67,19 @@ struct RequestMeta<'a> {
     /// Whether `body_base64` and `body_text` stop before the end of the body.
     body_truncated: bool,
     remote_addr: Option<&'a str>,
-    /// `stored`, `rejected` (body over the limit, not kept) or `handshake` (validationToken).
+    /// `stored`, `rejected` (body over the limit, not kept) or `handshake`.
     outcome: &'static str,
+    /// For a handshake: whose (`validation_token`, `slack`, `meta` or `dropbox`).
+    handshake: Option<&'static str>,
+    /// What binspector answered; `null` for requests stored before it was recorded.
+    response: Option<ResponseJson>,
     kaizala: Option<KaizalaJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ResponseJson {
+    status: u16,
+    latency_ms: i64,
 }
 
 /// The Kaizala facts of a request.
@@ -81,6 +92,11 @@ struct KaizalaJson<'a> {
     duplicate_of: Option<String>,
     /// For a duplicate: whether its body is byte for byte the first delivery's; else `null`.
     duplicate_identical: Option<bool>,
+    /// `kz-callback-token` against the bin's token: `ok`, `mismatch`, `missing`; `null` when
+    /// the bin had none.
+    token: Option<&'static str>,
+    /// The echoed `context` against the bin's; `null` when the bin had none.
+    context_ok: Option<bool>,
 }
 
 /// Where a request's encoding is.
@@ -131,6 +147,11 @@ impl RequestPieces {
             body_truncated: request.body_truncated,
             remote_addr: request.remote_addr.as_deref(),
             outcome: request.outcome.as_str(),
+            handshake: request.handshake.map(Handshake::as_str),
+            response: request.response.map(|response| ResponseJson {
+                status: response.status,
+                latency_ms: response.latency_ms,
+            }),
             kaizala: request.kaizala.as_ref().map(|event| KaizalaJson {
                 event_type: &event.event_type,
                 event_id: event.event_id.as_deref(),
@@ -138,6 +159,8 @@ impl RequestPieces {
                 object_id: event.object_id.as_deref(),
                 duplicate_of: request.duplicate_of.map(|id| id.to_string()),
                 duplicate_identical: request.duplicate_of.and(request.duplicate_identical),
+                token: request.token_check.map(TokenCheck::as_str),
+                context_ok: request.context_ok,
             }),
         };
         let mut json = serde_json::to_vec(&meta).unwrap_or_else(|_| b"{}".to_vec());
@@ -255,6 +278,10 @@ mod tests {
             kaizala: None,
             duplicate_of: None,
             duplicate_identical: None,
+            handshake: None,
+            token_check: None,
+            context_ok: None,
+            response: None,
         }
     }
 

@@ -27,6 +27,9 @@ use actix_web::{
 
 use crate::{capture, error::AppError, state::AppState};
 
+/// Largest settings form taken.
+const SETTINGS_FORM_LIMIT: usize = 1024 * 1024;
+
 /// The whole app for one worker: state, middleware and routes.
 pub fn app(
     state: web::Data<AppState>,
@@ -110,6 +113,20 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                 // GET only: a HEAD would hold a stream's slot while sending nothing.
                 .service(resource("/{bin}/events", "GET").route(web::get().to(events::events)))
                 .service(resource("/{bin}/clear", "POST").route(web::post().to(pages::clear_form)))
+                .service(
+                    resource("/{bin}/settings", "GET, HEAD, POST")
+                        // A 64 KiB response body can take several times that form-encoded.
+                        .app_data(
+                            web::FormConfig::default()
+                                .limit(SETTINGS_FORM_LIMIT)
+                                .error_handler(|err, _| {
+                                    AppError::BadRequest(format!("the form is not valid: {err}"))
+                                        .into()
+                                }),
+                        )
+                        .route(read().to(pages::settings_page))
+                        .route(web::post().to(pages::settings_form)),
+                )
                 .service(
                     resource("/{bin}/delete", "POST").route(web::post().to(pages::delete_form)),
                 )

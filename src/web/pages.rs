@@ -9,7 +9,7 @@ use actix_web::{
 use askama::Template;
 
 use super::{
-    api::{create, listing_prefix, whole_request},
+    api::{create, listing_prefix, save_settings, whole_request},
     extract::{Bin, ListParams, RequestId},
     origin,
     view::{content_encoding, human_size, RequestCard},
@@ -19,6 +19,7 @@ use crate::{
     error::AppError,
     kaizala::{summary::Details, EventType, Family},
     render::{self, BodyView, Tokens},
+    settings::{form::SettingsForm, Settings},
     state::AppState,
     store::{valid_bin_id, BinRecord, Command, Listing},
 };
@@ -77,7 +78,16 @@ struct InspectPage {
     curl_line: String,
     /// Captures refused by `--capture-limit`, and since when.
     dropped: Option<(u64, String)>,
+    /// The bin's settings, as its form shows them.
+    form: SettingsForm,
+    settings_error: Option<String>,
+    /// `fail_next`: captures still to fail, and their status.
+    failing: Option<(u32, u16)>,
+    /// The configured response's status and delay, if one is set.
+    custom: Option<(u16, u32)>,
+    /// The body of Kaizala's webhook registration call, and the call as a curl line.
     registration: Tokens,
+    registration_curl: String,
     chips: Vec<Chip>,
     filter: Option<String>,
     cards: Vec<RequestCard>,
@@ -85,6 +95,16 @@ struct InspectPage {
     live: bool,
     newest_href: String,
     older_href: Option<String>,
+}
+
+/// A bin's settings on a page of their own: where the form lands when it is refused.
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    bin_id: String,
+    short_id: String,
+    form: SettingsForm,
+    settings_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -227,6 +247,7 @@ pub(super) async fn inspect(
         .store
         .drops(&bin)
         .map(|drops| (drops.count, clock::rfc3339_millis(drops.since)));
+    let settings = bin.settings();
     // Building the cards and the page is the costly part; it runs off the threads that
     // answer captures.
     let body = web::block(move || {
@@ -249,7 +270,16 @@ pub(super) async fn inspect(
             total: bin.request_count,
             curl_line: curl_line(&capture_url, self_signed),
             dropped,
-            registration: registration_tokens(&capture_url),
+            form: SettingsForm::of(&settings),
+            settings_error: None,
+            failing: (settings.fail_next.count > 0)
+                .then_some((settings.fail_next.count, settings.fail_next.status)),
+            custom: settings
+                .response
+                .as_ref()
+                .map(|response| (response.status, response.delay_ms)),
+            registration: registration_tokens(&registration(&capture_url, &settings)),
+            registration_curl: registration_curl(&registration(&capture_url, &settings)),
             capture_url,
             unreachable,
             chips,
@@ -326,21 +356,44 @@ fn curl_line(capture_url: &str, self_signed: bool) -> String {
     )
 }
 
-/// The body of a Kaizala webhook registration pointing at this bin, as highlighted JSON.
-fn registration_tokens(capture_url: &str) -> Tokens {
-    let registration = serde_json::json!({
+/// The body of Kaizala's webhook registration call (`POST {endpoint-url}/v1/webhook`) for
+/// this bin: every event type, its capture URL, and its callback token and context.
+fn registration(capture_url: &str, settings: &Settings) -> serde_json::Value {
+    let mut body = serde_json::json!({
         "objectId": "<your group id>",
         "objectType": "Group",
         "eventTypes": EventType::ALL.map(EventType::name),
         "callBackUrl": capture_url,
-        "callBackToken": "<a secret you choose>",
-        "callBackContext": "binspector",
     });
-    let text = serde_json::to_vec(&registration).unwrap_or_default();
+    if let Some(object) = body.as_object_mut() {
+        let checks = &settings.kaizala;
+        if let Some(token) = &checks.callback_token {
+            object.insert("callBackToken".to_owned(), token.clone().into());
+        }
+        if let Some(context) = &checks.context {
+            object.insert("callBackContext".to_owned(), context.clone().into());
+        }
+    }
+    body
+}
+
+/// The registration body as highlighted JSON.
+fn registration_tokens(body: &serde_json::Value) -> Tokens {
+    let text = serde_json::to_vec(body).unwrap_or_default();
     match render::view(Some("application/json"), &text) {
         BodyView::Json { tokens, .. } => tokens,
         _ => Tokens::default(),
     }
+}
+
+/// The registration call as a curl line; the endpoint URL and access token come from the
+/// shell's variables, so the line runs as it is once they are set.
+fn registration_curl(body: &serde_json::Value) -> String {
+    format!(
+        "curl -X POST \"$ENDPOINT_URL/v1/webhook\" \\\n  -H \"accessToken: $ACCESS_TOKEN\" \\\n  \
+         -H 'Content-Type: application/json' \\\n  -d {}",
+        origin::shell_quote(&body.to_string())
+    )
 }
 
 /// `GET /inspect/{bin}/{request}`: one request, with its whole body.
@@ -389,6 +442,50 @@ pub(super) async fn card_fragment(
     })
     .await??;
     Ok(html(body))
+}
+
+/// `GET /inspect/{bin}/settings`: the settings form on a page of its own.
+pub(super) async fn settings_page(Bin(bin): Bin) -> Result<HttpResponse, AppError> {
+    let form = SettingsForm::of(&bin.settings());
+    Ok(html(settings_page_body(&bin, form, None)?))
+}
+
+fn settings_page_body(
+    bin: &BinRecord,
+    form: SettingsForm,
+    settings_error: Option<String>,
+) -> Result<String, AppError> {
+    Ok(SettingsPage {
+        bin_id: bin.id.clone(),
+        short_id: bin.id.chars().take(8).collect(),
+        form,
+        settings_error,
+    }
+    .render()?)
+}
+
+/// `POST /inspect/{bin}/settings`: saves the form and goes back to the bin; a value out of
+/// range is `422` with the form as it was sent and the field named.
+pub(super) async fn settings_form(
+    req: HttpRequest,
+    Bin(bin): Bin,
+    form: web::Form<SettingsForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    origin::same_origin(&req, &state)?;
+    let form = form.into_inner();
+    match form.read() {
+        Ok(settings) => {
+            save_settings(&state, &bin, &settings).await?;
+            Ok(see_other(format!("/inspect/{}#settings", bin.id)))
+        }
+        Err(invalid) => {
+            let body = settings_page_body(&bin, form, Some(invalid.to_string()))?;
+            Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(body))
+        }
+    }
 }
 
 /// Runs a bin form's command after the same-origin check.

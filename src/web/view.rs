@@ -9,7 +9,8 @@ use crate::{
         Family,
     },
     render::{self, BodyView},
-    store::{Outcome, StoredRequest},
+    settings::answer::Handshake,
+    store::{Outcome, StoredRequest, TokenCheck},
 };
 
 /// Headers whose values are shown prominently on the card.
@@ -32,7 +33,10 @@ pub struct RequestCard {
     pub remote_addr: Option<String>,
     pub content_type: Option<String>,
     pub rejected: bool,
-    pub handshake: bool,
+    /// Whose handshake answered it (`Slack url_verification`, …).
+    pub handshake: Option<&'static str>,
+    /// What binspector answered: the status, and after how many milliseconds.
+    pub answered: Option<Answered>,
     /// Header fields as received; values that are not UTF-8 are shown with `\xNN` escapes.
     pub headers: Vec<ShownHeader>,
     /// The trailer section of a chunked body.
@@ -86,6 +90,23 @@ impl From<&HeaderPair> for ShownHeader {
     }
 }
 
+/// What a request was answered, as its badge shows it.
+pub struct Answered {
+    pub status: u16,
+    pub latency_ms: i64,
+}
+
+impl Answered {
+    /// `ok` for 2xx, `fail` otherwise: the badge's class.
+    pub fn class(&self) -> &'static str {
+        if (200..300).contains(&self.status) {
+            "ok"
+        } else {
+            "fail"
+        }
+    }
+}
+
 /// The Kaizala part of a card.
 pub struct KaizalaBadge {
     pub event_type: String,
@@ -93,6 +114,10 @@ pub struct KaizalaBadge {
     pub duplicate_of: Option<i64>,
     /// For a duplicate: whether its body is exactly the first delivery's.
     pub duplicate_identical: Option<bool>,
+    /// The `kz-callback-token` against the bin's token: `ok`, `mismatch` or `missing`.
+    pub token: Option<&'static str>,
+    /// The echoed context against the bin's.
+    pub context_ok: Option<bool>,
     pub summary: Option<Summary>,
 }
 
@@ -111,6 +136,8 @@ impl RequestCard {
             family: Family::of(&event.event_type).name(),
             duplicate_of: request.duplicate_of,
             duplicate_identical: request.duplicate_of.and(request.duplicate_identical),
+            token: request.token_check.map(TokenCheck::as_str),
+            context_ok: request.context_ok,
             // A summary needs the whole document; a card of a cut body shows it raw instead.
             summary: (request.body.len() <= MAX_SUMMARISED)
                 .then(|| serde_json::from_slice(&request.body).ok())
@@ -147,7 +174,11 @@ impl RequestCard {
             remote_addr: request.remote_addr,
             content_type: request.content_type,
             rejected: request.outcome == Outcome::Rejected,
-            handshake: request.outcome == Outcome::Handshake,
+            handshake: request.handshake.map(Handshake::label),
+            answered: request.response.map(|response| Answered {
+                status: response.status,
+                latency_ms: response.latency_ms,
+            }),
             headers: request.headers.iter().map(ShownHeader::from).collect(),
             trailers: request.trailers.iter().map(ShownHeader::from).collect(),
             callback_token,

@@ -277,6 +277,12 @@ impl Browser {
         .await;
     }
 
+    /// Empties a form field.
+    pub async fn clear(&self, element: &str) {
+        self.command(Method::POST, &format!("/element/{element}/clear"), None)
+            .await;
+    }
+
     /// An element's rendered text.
     pub async fn text(&self, element: &str) -> String {
         self.command(Method::GET, &format!("/element/{element}/text"), None)
@@ -316,6 +322,18 @@ impl Browser {
             Some(json!({ "script": script, "args": args })),
         )
         .await
+    }
+
+    /// Makes pages see `prefers-color-scheme: dark` (or light), through Chromium's DevTools
+    /// protocol; the current page restyles at once.
+    pub async fn color_scheme(&self, scheme: &str) {
+        let params = json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] });
+        self.command(
+            Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": "Emulation.setEmulatedMedia", "params": params })),
+        )
+        .await;
     }
 
     /// Chromium's console messages since the last call (chromedriver's `goog:loggingPrefs`).

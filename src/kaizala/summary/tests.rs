@@ -29,6 +29,18 @@ fn web(url: &str) -> Link {
     }
 }
 
+/// A flattened answer, as shown for types we do not read.
+fn text(answer: &str) -> Answer {
+    Answer::Text(answer.to_owned())
+}
+
+fn choice(title: &str, chosen: bool) -> Choice {
+    Choice {
+        title: title.to_owned(),
+        chosen,
+    }
+}
+
 fn survey_data() -> Value {
     json!({
         "actionId": "act-1",
@@ -267,8 +279,7 @@ fn action_created_has_questions_and_no_responder() {
             questions: vec![Question {
                 title: "Attending?".to_owned(),
                 kind: Some("SingleOption".to_owned()),
-                answer: String::new(),
-                options: vec!["Yes".to_owned(), "No".to_owned()],
+                answer: Answer::Options(vec![choice("Yes", false), choice("No", false)]),
                 hidden: false,
             }],
         }
@@ -301,7 +312,7 @@ fn survey_created_has_no_responder() {
 fn action_response_shows_responder_and_answers() {
     let questions = assert_response(details_of("ActionResponse", survey_data()));
     assert_eq!(questions.len(), 4);
-    assert_eq!(questions[0].answer, "Bina");
+    assert_eq!(questions[0].answer, text("Bina"));
 }
 
 #[test]
@@ -309,12 +320,23 @@ fn survey_response_shows_question_titles_answers_and_hidden_flags() {
     let questions = assert_response(details_of("SurveyResponse", survey_data()));
     let titles: Vec<_> = questions.iter().map(|q| q.title.as_str()).collect();
     assert_eq!(titles, ["Name", "Colour", "Count", "Where"]);
-    let answers: Vec<_> = questions.iter().map(|q| q.answer.as_str()).collect();
-    assert_eq!(answers, ["Bina", "Blue", "3", r#"{"lg":2.5,"lt":1.5}"#]);
+    let answers: Vec<_> = questions.iter().map(|q| q.answer.clone()).collect();
+    assert_eq!(
+        answers,
+        [
+            text("Bina"),
+            Answer::Options(vec![choice("Red", false), choice("Blue", true)]),
+            Answer::Number("3".to_owned()),
+            Answer::Location {
+                lat: "1.5".to_owned(),
+                long: "2.5".to_owned(),
+                name: None
+            },
+        ]
+    );
     let hidden: Vec<_> = questions.iter().map(|q| q.hidden).collect();
     assert_eq!(hidden, [false, false, false, true]);
     assert_eq!(questions[1].kind.as_deref(), Some("SingleOption"));
-    assert_eq!(questions[1].options, ["Red", "Blue"]);
 }
 
 #[test]
@@ -547,7 +569,10 @@ fn answers_of_every_shape_are_flattened() {
         let data = json!({"responseDetails": {"responseWithQuestions": [
             {"title": "Q", "answer": answer}]}});
         match details_of("SurveyResponse", data) {
-            Details::Response { questions, .. } => questions[0].answer.clone(),
+            Details::Response { questions, .. } => match &questions[0].answer {
+                Answer::Text(text) => text.clone(),
+                other => panic!("not flattened: {other:?}"),
+            },
             other => panic!("not a response: {other:?}"),
         }
     };
@@ -565,7 +590,7 @@ fn answers_of_every_shape_are_flattened() {
     let Details::Response { questions, .. } = details_of("SurveyResponse", data) else {
         panic!("not a response");
     };
-    assert_eq!(questions[0].answer, "");
+    assert_eq!(questions[0].answer, text(""));
 }
 
 #[test]
@@ -594,12 +619,12 @@ fn odd_questions_are_read_leniently() {
     ]));
     assert_eq!(odd.len(), 4);
     assert_eq!(odd[0].title, UNTITLED);
-    assert_eq!(odd[0].answer, "bare answer");
+    assert_eq!(odd[0].answer, text("bare answer"));
     assert_eq!(odd[1].title, UNTITLED);
-    assert_eq!(odd[1].options, ["one"]);
+    assert_eq!(odd[1].answer, text(""));
     assert!(odd[1].hidden);
     assert_eq!(odd[2].title, "5");
-    assert_eq!(odd[2].options, [r#"{"id":1}"#, "T"]);
+    assert_eq!(odd[2].answer, text(""));
     assert!(odd[2].hidden);
     assert!(!odd[3].hidden);
 
@@ -929,7 +954,11 @@ fn a_payload_that_follows_the_doc_table_lists_its_questions() {
     };
     let titles: Vec<&str> = questions.iter().map(|q| q.title.as_str()).collect();
     assert_eq!(titles, ["Which day?", "How many?"]);
-    assert_eq!(questions[0].options, ["Mon", "Tue"]);
+    assert_eq!(
+        questions[0].answer,
+        Answer::Options(vec![choice("Mon", false), choice("Tue", false)])
+    );
+    assert_eq!(questions[1].answer, text(""));
     // When both come, the responses' own list is the one shown.
     let both = json!({
         "questions": [{"title": "from the table"}],
@@ -961,5 +990,428 @@ fn jobs_show_title_and_text_and_actions_their_package() {
             panic!("not a response");
         };
         assert_eq!(package_id.as_deref(), Some("com.example.poll"), "{key}");
+    }
+}
+
+/// The answers of one response, read from `responseWithQuestions`.
+fn answers_of(questions: Value) -> Vec<Answer> {
+    let data = json!({"responseDetails": {"responseWithQuestions": questions}});
+    match details_of("SurveyResponse", data) {
+        Details::Response { questions, .. } => questions.into_iter().map(|q| q.answer).collect(),
+        other => panic!("not a response: {other:?}"),
+    }
+}
+
+/// The answer to one question of `kind`, offering `options`.
+fn answer_to(kind: &str, options: Value, answer: Value) -> Answer {
+    let mut answers =
+        answers_of(json!([{"title": "Q", "type": kind, "options": options, "answer": answer}]));
+    answers.remove(0)
+}
+
+fn location(lat: &str, long: &str, name: Option<&str>) -> Answer {
+    Answer::Location {
+        lat: lat.to_owned(),
+        long: long.to_owned(),
+        name: name.map(str::to_owned),
+    }
+}
+
+#[test]
+fn action_package_response_reads_answers_by_question_type() {
+    // The shape of Kaizala's ActionResponse sample for a webhook on an action package.
+    let payload = json!({
+        "objectId": "com.contoso.attendance.v1",
+        "objectType": "ActionPackage",
+        "eventType": "ActionResponse",
+        "eventId": "0b4f1c5e-8e3a-4c8d-9d4f-3a1b2c3d4e5f",
+        "data": {
+            "actionId": "3f2e1d0c-action",
+            "actionPackageId": "com.contoso.attendance.v1",
+            "groupId": "a1b2c3d4-group",
+            "responseId": "9a8b7c6d-response",
+            "isUpdateResponse": false,
+            "isAnonymous": false,
+            "responder": "+911234567890",
+            "responderName": "Asha",
+            "responderProfilePic": "https://kaizala.example/pics/asha.jpg",
+            "responseDetails": {"responseWithQuestions": [
+                {"title": "Will you attend?", "type": "SingleOption",
+                 "options": [{"title": "Yes"}, {"title": "No"}], "answer": 0,
+                 "isInvisible": false},
+                {"title": "Hours worked", "type": "Numeric", "options": [], "answer": 42.5,
+                 "isInvisible": false},
+                {"title": "Where are you?", "type": "Location", "options": [],
+                 "answer": {"lt": 47.6423, "lg": -122.1368, "n": "Redmond", "acc": 12},
+                 "isInvisible": false},
+            ]},
+        },
+        "fromUser": "+911234567890",
+        "fromUserId": "u-asha",
+        "fromUserName": "Asha",
+        "fromUserProfilePic": "https://kaizala.example/pics/asha.jpg",
+    });
+    let summary = summarise(&payload).unwrap();
+    assert_eq!(summary.object_type.as_deref(), Some("ActionPackage"));
+    let Details::Response {
+        package_id,
+        questions,
+        ..
+    } = summary.details
+    else {
+        panic!("not a response");
+    };
+    assert_eq!(package_id.as_deref(), Some("com.contoso.attendance.v1"));
+    let kinds: Vec<_> = questions.iter().map(|q| q.kind.as_deref()).collect();
+    assert_eq!(
+        kinds,
+        [Some("SingleOption"), Some("Numeric"), Some("Location")]
+    );
+    let answers: Vec<_> = questions.into_iter().map(|q| q.answer).collect();
+    assert_eq!(
+        answers,
+        [
+            Answer::Options(vec![choice("Yes", true), choice("No", false)]),
+            Answer::Number("42.5".to_owned()),
+            location("47.6423", "-122.1368", Some("Redmond")),
+        ]
+    );
+}
+
+#[test]
+fn option_answers_pick_by_index_title_or_option_object() {
+    let yes_no = json!([{"title": "Yes"}, {"title": "No"}]);
+    let chosen_yes = Answer::Options(vec![choice("Yes", true), choice("No", false)]);
+    for answer in [
+        json!(0),
+        json!([0]),
+        json!("Yes"),
+        json!(["Yes"]),
+        json!(" Yes "),
+        json!("0"),
+        json!({"title": "Yes"}),
+        json!([{"title": "Yes", "id": "y"}]),
+    ] {
+        assert_eq!(
+            answer_to("SingleOption", yes_no.clone(), answer.clone()),
+            chosen_yes,
+            "{answer}"
+        );
+    }
+    // Options as bare strings, and the type's case as sent by hand-written payloads.
+    assert_eq!(
+        answer_to("singleoption", json!(["Yes", "No"]), json!(1)),
+        Answer::Options(vec![choice("Yes", false), choice("No", true)])
+    );
+    // No answer yet (a Created event) still lists what is offered.
+    for answer in [json!(null), json!([]), json!(""), json!([null])] {
+        assert_eq!(
+            answer_to("SingleOption", yes_no.clone(), answer.clone()),
+            Answer::Options(vec![choice("Yes", false), choice("No", false)]),
+            "{answer}"
+        );
+    }
+    // A title that looks like an index is still read as the title.
+    assert_eq!(
+        answer_to("SingleOption", json!(["2", "1", "0"]), json!("0")),
+        Answer::Options(vec![
+            choice("2", false),
+            choice("1", false),
+            choice("0", true)
+        ])
+    );
+}
+
+#[test]
+fn multi_option_answers_mark_every_chosen_option() {
+    let options = json!([{"title": "Tea", "id": "t"}, {"title": "Coffee"}, {"title": "Water"}]);
+    let tea_and_water = Answer::Options(vec![
+        choice("Tea", true),
+        choice("Coffee", false),
+        choice("Water", true),
+    ]);
+    for answer in [
+        json!([0, 2]),
+        json!(["Tea", "Water"]),
+        json!([2, "Tea"]),
+        json!([{"title": "Water"}, {"title": "Tea"}]),
+        json!([0, 0, 2]),
+    ] {
+        assert_eq!(
+            answer_to("MultiOption", options.clone(), answer.clone()),
+            tea_and_water,
+            "{answer}"
+        );
+    }
+    // A null option keeps its place, so later indexes still point at the right one.
+    assert_eq!(
+        answer_to("MultiOption", json!(["A", null, "C"]), json!([2])),
+        Answer::Options(vec![choice("A", false), choice("C", true)])
+    );
+}
+
+#[test]
+fn odd_option_answers_fall_back_to_the_flattened_answer() {
+    let yes_no = json!([{"title": "Yes"}, {"title": "No"}]);
+    // An index out of range, a title not offered, a pick of no known shape: the answer is
+    // shown as it came rather than as a wrong choice.
+    for (answer, shown) in [
+        (json!(2), "2"),
+        (json!([0, 7]), "0, 7"),
+        (json!(-1), "-1"),
+        (json!(0.5), "0.5"),
+        (json!(u64::MAX), "18446744073709551615"),
+        (json!("Maybe"), "Maybe"),
+        (json!(true), "true"),
+        (json!({"id": "y"}), r#"{"id":"y"}"#),
+        (json!([[0]]), "[0]"),
+    ] {
+        for kind in ["SingleOption", "MultiOption"] {
+            assert_eq!(
+                answer_to(kind, yes_no.clone(), answer.clone()),
+                text(shown),
+                "{kind} {answer}"
+            );
+        }
+    }
+    // An index pointing at a null option; options that are not a list, or a list of nothing.
+    for (options, answer, shown) in [
+        (json!([null, "No"]), json!(0), "0"),
+        (json!("Yes, No"), json!("Yes"), "Yes"),
+        (json!({"title": "Yes"}), json!(0), "0"),
+        (json!([]), json!("Noodles"), "Noodles"),
+        (json!([null]), json!(null), ""),
+    ] {
+        assert_eq!(
+            answer_to("SingleOption", options.clone(), answer.clone()),
+            text(shown),
+            "{options} {answer}"
+        );
+    }
+    let no_options = answers_of(json!([{"title": "Q", "type": "SingleOption", "answer": "Yes"}]));
+    assert_eq!(no_options, [text("Yes")]);
+}
+
+#[test]
+fn date_time_answers_are_dates() {
+    let date = |value: Value| answer_to("DateTime", json!([]), value);
+    let expected = Answer::Date("2026-11-26 22:48 UTC".to_owned());
+    assert_eq!(date(json!(1_795_733_333_123_u64)), expected);
+    assert_eq!(date(json!("1795733333123")), expected);
+    assert_eq!(date(json!(" 1795733333123 ")), expected);
+    assert_eq!(
+        answer_to("Date", json!([]), json!(951_782_400_000_u64)),
+        Answer::Date("2000-02-29 00:00 UTC".to_owned())
+    );
+    // Not epoch milliseconds: shown as sent.
+    assert_eq!(date(json!("next Friday")), text("next Friday"));
+    assert_eq!(date(json!(-5)), text("-5"));
+    assert_eq!(date(json!(1.5)), text("1.5"));
+    assert_eq!(date(json!(MAX_EPOCH_MS + 1)), text("253402300800000"));
+    assert_eq!(
+        date(json!("99999999999999999999")),
+        text("99999999999999999999")
+    );
+    assert_eq!(date(json!([1_795_733_333_123_u64])), text("1795733333123"));
+    assert_eq!(date(json!(null)), text(""));
+}
+
+#[test]
+fn attachment_answers_are_safe_links_with_file_names() {
+    let files = answer_to(
+        "AttachmentList",
+        json!([]),
+        json!([
+            {"mediaUrl": "https://cdn.example/report.pdf", "mediaFileName": "report.pdf"},
+            {"url": "javascript:alert(1)", "fileName": "click-me.pdf"},
+            {"url": "HTTP://cdn.example/photo.jpg", "fileName": "photo.jpg"},
+            null,
+        ]),
+    );
+    assert_eq!(
+        files,
+        Answer::Attachments(vec![
+            Media {
+                file_name: Some("report.pdf".to_owned()),
+                link: Some(web("https://cdn.example/report.pdf")),
+            },
+            Media {
+                file_name: Some("click-me.pdf".to_owned()),
+                link: Some(Link {
+                    text: "javascript:alert(1)".to_owned(),
+                    href: None,
+                }),
+            },
+            Media {
+                file_name: Some("photo.jpg".to_owned()),
+                link: Some(web("HTTP://cdn.example/photo.jpg")),
+            },
+        ])
+    );
+    // An Image question answered with one URL, or one file on its own.
+    assert_eq!(
+        answer_to("Image", json!([]), json!("https://cdn.example/i.png")),
+        Answer::Attachments(vec![Media {
+            file_name: None,
+            link: Some(web("https://cdn.example/i.png")),
+        }])
+    );
+    assert_eq!(
+        answer_to(
+            "Document",
+            json!([]),
+            json!({"mediaUrl": "data:text/html,<b>x</b>", "mediaFileName": "x.html"})
+        ),
+        Answer::Attachments(vec![Media {
+            file_name: Some("x.html".to_owned()),
+            link: Some(Link {
+                text: "data:text/html,<b>x</b>".to_owned(),
+                href: None,
+            }),
+        }])
+    );
+    // Anything that is not a file is shown as it came, never dropped.
+    let attachment = |value: Value| answer_to("AttachmentList", json!([]), value);
+    assert_eq!(
+        attachment(json!([{"mediaUrl": "https://cdn.example/a"}, {"size": 3}])),
+        text(r#"{"mediaUrl":"https://cdn.example/a"}, {"size":3}"#)
+    );
+    assert_eq!(attachment(json!([1, 2])), text("1, 2"));
+    assert_eq!(attachment(json!(7)), text("7"));
+    assert_eq!(attachment(json!([])), text(""));
+    assert_eq!(attachment(json!(null)), text(""));
+}
+
+#[test]
+fn location_answers_show_coordinates_and_name() {
+    let place = |value: Value| answer_to("Location", json!([]), value);
+    assert_eq!(
+        place(json!({"lt": 47.6, "lg": -122.1, "n": "Redmond", "acc": 12})),
+        location("47.6", "-122.1", Some("Redmond"))
+    );
+    assert_eq!(
+        place(json!({"lt": "-33.86", "lg": "151.21"})),
+        location("-33.86", "151.21", None)
+    );
+    assert_eq!(
+        place(json!({"lt": 0, "lg": 180, "n": "  "})),
+        location("0", "180", None)
+    );
+    // Missing or impossible coordinates: the answer as compact JSON.
+    assert_eq!(
+        place(json!({"lt": 47.6, "n": "Redmond"})),
+        text(r#"{"lt":47.6,"n":"Redmond"}"#)
+    );
+    assert_eq!(
+        place(json!({"lt": 91, "lg": 0})),
+        text(r#"{"lg":0,"lt":91}"#)
+    );
+    assert_eq!(
+        place(json!({"lt": "north", "lg": 0})),
+        text(r#"{"lg":0,"lt":"north"}"#)
+    );
+    assert_eq!(
+        place(json!({"lt": "NaN", "lg": "inf"})),
+        text(r#"{"lg":"inf","lt":"NaN"}"#)
+    );
+    assert_eq!(place(json!([47.6, -122.1])), text("47.6, -122.1"));
+    assert_eq!(place(json!("Redmond")), text("Redmond"));
+    assert_eq!(place(json!(null)), text(""));
+}
+
+#[test]
+fn numeric_answers_are_numbers_as_written() {
+    let number = |value: Value| answer_to("Numeric", json!([]), value);
+    let n = |text: &str| Answer::Number(text.to_owned());
+    assert_eq!(number(json!(42)), n("42"));
+    assert_eq!(number(json!(-3)), n("-3"));
+    assert_eq!(number(json!(42.5)), n("42.5"));
+    assert_eq!(number(json!(u64::MAX)), n("18446744073709551615"));
+    assert_eq!(number(json!(" 0.25 ")), n("0.25"));
+    assert_eq!(number(json!("-1e3")), n("-1e3"));
+    assert_eq!(number(json!("007")), n("007"));
+    assert_eq!(number(json!("inf")), text("inf"));
+    assert_eq!(number(json!("NaN")), text("NaN"));
+    assert_eq!(number(json!("12 apples")), text("12 apples"));
+    assert_eq!(number(json!("1.2.3")), text("1.2.3"));
+    assert_eq!(number(json!("")), text(""));
+    assert_eq!(number(json!([1, 2])), text("1, 2"));
+    assert_eq!(number(json!(null)), text(""));
+}
+
+#[test]
+fn unknown_question_types_keep_the_flattened_answer() {
+    let answers = answers_of(json!([
+        {"title": "Mood", "type": "Rating", "answer": 4},
+        {"title": "Note", "type": "Text", "answer": "fine"},
+        {"title": "Pick", "options": ["A", "B"], "answer": 0},
+        {"title": "Odd", "type": ["SingleOption"], "options": ["A"], "answer": 0},
+    ]));
+    assert_eq!(answers, [text("4"), text("fine"), text("0"), text("0")]);
+}
+
+#[test]
+fn typed_answers_are_capped() {
+    let options: Vec<Value> = (0..500)
+        .map(|i| json!({ "title": format!("o{i}") }))
+        .collect();
+    let picks: Vec<u64> = (0..MAX_ITEMS as u64).collect();
+    let Answer::Options(choices) = answer_to("MultiOption", json!(options), json!(picks)) else {
+        panic!("not options");
+    };
+    assert_eq!(choices.len(), MAX_ITEMS);
+    assert!(choices.iter().all(|c| c.chosen));
+    // An index beyond the options shown cannot be marked, so the answer is shown as sent.
+    assert_eq!(
+        answer_to("SingleOption", json!(options), json!(300)),
+        text("300")
+    );
+
+    let files: Vec<Value> = (0..500)
+        .map(|i| json!({"mediaUrl": format!("https://cdn.example/{i}")}))
+        .collect();
+    let Answer::Attachments(files) = answer_to("AttachmentList", json!([]), json!(files)) else {
+        panic!("not attachments");
+    };
+    assert_eq!(files.len(), MAX_ITEMS);
+
+    let long_title = "t".repeat(3 * MAX_CHARS);
+    let Answer::Options(choices) = answer_to("SingleOption", json!([long_title]), json!(0)) else {
+        panic!("not options");
+    };
+    assert_eq!(choices[0].title.chars().count(), MAX_CHARS + 1);
+    assert!(choices[0].chosen);
+}
+
+/// Every typed reader, given every awkward value as its answer and its options, must not
+/// panic; and a question of a type it reads must still be read when the shape is right.
+#[test]
+fn typed_answers_never_panic() {
+    let odd = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1e308),
+        json!(u64::MAX),
+        json!(""),
+        json!("javascript:alert(1)"),
+        json!([]),
+        json!([null, 1, "x", [], {}]),
+        json!({}),
+        json!({"lt": [], "lg": {}, "n": []}),
+        json!({"title": {"title": []}}),
+        json!([{"mediaUrl": 5, "url": [], "fileName": {}}]),
+    ];
+    let kinds = "SingleOption MultiOption AttachmentList Image Document DateTime Date Location \
+        Numeric Text";
+    for kind in kinds.split_whitespace() {
+        for options in &odd {
+            for answer in &odd {
+                let answers = answers_of(json!([
+                    {"title": "Q", "type": kind, "options": options, "answer": answer}
+                ]));
+                assert_eq!(answers.len(), 1, "{kind} {options} {answer}");
+            }
+        }
     }
 }
