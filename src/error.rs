@@ -39,6 +39,9 @@ pub enum AppError {
     /// A bin setting out of its range; the field is named.
     #[error("{0}")]
     InvalidSetting(#[from] Invalid),
+    /// A sample event could not be sent to the bin; the text says why.
+    #[error("the sample could not be sent: {0}")]
+    SampleNotSent(String),
     /// A state-changing form arrived from another site.
     #[error("this form must be sent from binspector's own pages")]
     CrossSite,
@@ -122,6 +125,7 @@ impl ResponseError for AppError {
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::InvalidSetting(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::SampleNotSent(_) => StatusCode::BAD_GATEWAY,
             AppError::HeadRefused { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }

@@ -30,6 +30,8 @@ pub mod limits;
 pub mod proxy;
 /// Body views computed as data: JSON tokens, form fields, multipart parts, hex rows.
 pub mod render;
+/// `binspector send-sample`: posting sample Kaizala events to a URL over HTTP(S).
+pub mod send_sample;
 /// The listeners: TLS, the HTTP/1 tap, and actix-http (HTTP/1.1 and HTTP/2) around the app.
 pub mod server;
 /// A bin's settings: its answers, handshakes and Kaizala checks.

@@ -1,17 +1,22 @@
-//! The `binspector` binary: parse the flags, start logging, run the application.
+//! The `binspector` binary: parse the flags, then run the application (or a subcommand).
 
 use std::{
     io::{IsTerminal, Write},
     process::ExitCode,
 };
 
-use binspector::{config::Config, startup::Application};
+use binspector::config::{Cli, Command};
+use binspector::{send_sample, startup::Application};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let cli = Cli::parse();
+    let config = match cli.command {
+        Some(Command::SendSample(args)) => return send_sample::run(&args).await,
+        None => cli.config,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

@@ -535,3 +535,85 @@ async fn the_settings_form_saves_without_javascript_and_names_a_bad_field() {
         .unwrap();
     assert_eq!(cross.status(), 403);
 }
+
+#[actix_web::test]
+async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_token() {
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    let context = json!({"kaizala": {"context": "from-the-menu"}});
+    assert_eq!(app.put_settings(&bin, &context).await.status(), 200);
+    let sent = app
+        .client
+        .post(format!("{}/inspect/{bin}/samples", app.base))
+        .form(&[("event", "all"), ("twice", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 303);
+    assert_eq!(sent.headers()["location"], format!("/inspect/{bin}"));
+
+    let requests = app.all_requests(&bin).await;
+    assert_eq!(requests.len(), 26);
+    let mut types: Vec<_> = requests
+        .iter()
+        .map(|r| r["kaizala"]["event_type"].as_str().unwrap().to_owned())
+        .collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(types.len(), 13);
+    for request in &requests {
+        let kaizala = &request["kaizala"];
+        assert_eq!(kaizala["token"], "ok", "{request}");
+        assert_eq!(kaizala["context_ok"], true, "{request}");
+        assert_eq!(request["response"]["status"], 200);
+        assert_eq!(request["remote_addr"], "127.0.0.1");
+    }
+    // Each second delivery is a duplicate of the first, with the identical body; event ids
+    // are fresh for every type.
+    let duplicates: Vec<_> = requests
+        .iter()
+        .filter(|r| !r["kaizala"]["duplicate_of"].is_null())
+        .collect();
+    assert_eq!(duplicates.len(), 13);
+    assert!(duplicates
+        .iter()
+        .all(|r| r["kaizala"]["duplicate_identical"] == true));
+    let mut ids: Vec<_> = requests
+        .iter()
+        .map(|r| r["kaizala"]["event_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 13);
+
+    // One type, once.
+    let one = app
+        .client
+        .post(format!("{}/inspect/{bin}/samples", app.base))
+        .form(&[("event", "SurveyResponse")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 303);
+    let newest = &app.all_requests(&bin).await[0];
+    assert_eq!(newest["kaizala"]["event_type"], "SurveyResponse");
+    assert!(newest["kaizala"]["duplicate_of"].is_null());
+
+    // An unknown type is refused, and the menu is on the page with all 13.
+    let bogus = app
+        .client
+        .post(format!("{}/inspect/{bin}/samples", app.base))
+        .form(&[("event", "ChatCreated")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bogus.status(), 400);
+    assert_eq!(app.all_requests(&bin).await.len(), 27);
+    let page = app
+        .get(&format!("/inspect/{bin}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("<option value=\"").count(), 14);
+}

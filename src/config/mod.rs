@@ -1,5 +1,6 @@
 //! Command-line flags and their `BINSPECTOR_*` environment variables, validated once at startup.
 
+mod send_sample;
 mod values;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -7,6 +8,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::Parser;
 use ipnet::IpNet;
 
+pub use send_sample::{parse_event_choice, Command, EventChoice, SendSampleArgs};
 use values::{parse_cidr, parse_domain, parse_public_url, parse_token};
 pub use values::{
     parse_duration, parse_limit, parse_rate, parse_size, public_url_host, valid_authority,
@@ -15,6 +17,30 @@ pub use values::{
 
 /// Let's Encrypt's production directory, the default ACME CA.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// The whole command line: the server's flags, or a subcommand that does something else.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "binspector",
+    version,
+    about = "A self-hosted request inspector for webhooks (Microsoft Kaizala aware).",
+    long_about = "A self-hosted request inspector for webhooks (Microsoft Kaizala aware).\n\n\
+        Without a subcommand, serves the inspector with the flags below (each also read from \
+        BINSPECTOR_<NAME>). `binspector send-sample --help` tells how to send sample Kaizala \
+        events instead.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// The server's flags, used when no subcommand is given.
+    #[command(flatten)]
+    pub config: Config,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
 
 /// Everything binspector can be told at startup. Each flag also reads `BINSPECTOR_<NAME>`.
 #[derive(Debug, Clone, Parser)]
@@ -224,6 +250,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kaizala::EventType;
 
     #[test]
     fn lists_split_on_commas() {
@@ -236,6 +263,95 @@ mod tests {
         ]);
         assert_eq!(config.acme_domains, ["a.example", "b.example"]);
         assert_eq!(config.trust_proxy.len(), 2);
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn without_a_subcommand_the_server_flags_parse_as_before() {
+        let cli = Cli::try_parse_from(["binspector", "--listen", "127.0.0.1:9443"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config.listen.to_string(), "127.0.0.1:9443");
+        let cli = Cli::try_parse_from(["binspector"]).unwrap();
+        assert_eq!(cli.config.listen.to_string(), "0.0.0.0:8443");
+    }
+
+    #[test]
+    fn send_sample_parses_its_flags() {
+        let cli = Cli::try_parse_from([
+            "binspector",
+            "send-sample",
+            "--to",
+            "https://bins.example.com/b",
+            "--event",
+            "textmessagecreated",
+            "--twice",
+            "--token",
+            "tok",
+            "--context",
+            "ctx",
+            "--insecure",
+        ])
+        .unwrap();
+        let Some(Command::SendSample(args)) = cli.command else {
+            panic!("no subcommand");
+        };
+        assert_eq!(args.to, "https://bins.example.com/b");
+        assert_eq!(args.event, EventChoice::One(EventType::TextMessageCreated));
+        assert!(args.twice && args.insecure);
+        assert_eq!(
+            (args.token.as_deref(), args.context.as_deref()),
+            (Some("tok"), Some("ctx"))
+        );
+        let all = [
+            "binspector",
+            "send-sample",
+            "--to",
+            "http://x",
+            "--event",
+            "ALL",
+        ];
+        let Some(Command::SendSample(args)) = Cli::try_parse_from(all).unwrap().command else {
+            panic!("no subcommand");
+        };
+        assert_eq!(args.event.event_types(), EventType::ALL);
+    }
+
+    #[test]
+    fn an_unknown_event_type_names_the_valid_ones() {
+        let err = parse_event_choice("ChatCreated").unwrap_err();
+        for kind in EventType::ALL {
+            assert!(err.contains(kind.name()), "{err}");
+        }
+        let args = [
+            "binspector",
+            "send-sample",
+            "--to",
+            "http://x",
+            "--event",
+            "Nope",
+        ];
+        let err = Cli::try_parse_from(args).unwrap_err().to_string();
+        assert!(err.contains("SurveyResponse"), "{err}");
+    }
+
+    #[test]
+    fn server_flags_do_not_mix_with_send_sample() {
+        let args = [
+            "binspector",
+            "--listen",
+            "127.0.0.1:9443",
+            "send-sample",
+            "--to",
+            "http://x",
+            "--event",
+            "all",
+        ];
+        assert!(Cli::try_parse_from(args).is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 /// The 13 documented event types.
 pub mod event_type;
+/// Sample events of every type, for sending where Kaizala itself no longer can.
+pub mod samples;
 /// Summaries of Kaizala events for the inspect page.
 pub mod summary;
 

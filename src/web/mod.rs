@@ -12,6 +12,7 @@ mod login;
 pub mod origin;
 mod pages;
 mod view;
+mod workbench;
 
 pub use errors::{html_errors, security_headers};
 pub use extract::{ListParams, DEFAULT_LIMIT, MAX_LIMIT};
@@ -124,8 +125,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                                         .into()
                                 }),
                         )
-                        .route(read().to(pages::settings_page))
-                        .route(web::post().to(pages::settings_form)),
+                        .route(read().to(workbench::settings_page))
+                        .route(web::post().to(workbench::settings_form)),
+                )
+                .service(
+                    resource("/{bin}/samples", "POST")
+                        .route(web::post().to(workbench::samples_form)),
                 )
                 .service(
                     resource("/{bin}/delete", "POST").route(web::post().to(pages::delete_form)),

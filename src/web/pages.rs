@@ -9,17 +9,18 @@ use actix_web::{
 use askama::Template;
 
 use super::{
-    api::{create, listing_prefix, save_settings, whole_request},
+    api::{create, listing_prefix, whole_request},
     extract::{Bin, ListParams, RequestId},
     origin,
     view::{content_encoding, human_size, RequestCard},
+    workbench,
 };
 use crate::{
     clock,
     error::AppError,
     kaizala::{summary::Details, EventType, Family},
     render::{self, BodyView, Tokens},
-    settings::{form::SettingsForm, Settings},
+    settings::form::SettingsForm,
     state::AppState,
     store::{valid_bin_id, BinRecord, Command, Listing},
 };
@@ -88,6 +89,8 @@ struct InspectPage {
     /// The body of Kaizala's webhook registration call, and the call as a curl line.
     registration: Tokens,
     registration_curl: String,
+    /// The event types the "Send a sample" menu offers: name and label.
+    sample_events: Vec<(&'static str, &'static str)>,
     chips: Vec<Chip>,
     filter: Option<String>,
     cards: Vec<RequestCard>,
@@ -95,16 +98,6 @@ struct InspectPage {
     live: bool,
     newest_href: String,
     older_href: Option<String>,
-}
-
-/// A bin's settings on a page of their own: where the form lands when it is refused.
-#[derive(Template)]
-#[template(path = "settings.html")]
-struct SettingsPage {
-    bin_id: String,
-    short_id: String,
-    form: SettingsForm,
-    settings_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -278,8 +271,9 @@ pub(super) async fn inspect(
                 .response
                 .as_ref()
                 .map(|response| (response.status, response.delay_ms)),
-            registration: registration_tokens(&registration(&capture_url, &settings)),
-            registration_curl: registration_curl(&registration(&capture_url, &settings)),
+            registration: workbench::registration_tokens(&capture_url, &settings),
+            registration_curl: workbench::registration_curl(&capture_url, &settings),
+            sample_events: workbench::sample_events(),
             capture_url,
             unreachable,
             chips,
@@ -356,46 +350,6 @@ fn curl_line(capture_url: &str, self_signed: bool) -> String {
     )
 }
 
-/// The body of Kaizala's webhook registration call (`POST {endpoint-url}/v1/webhook`) for
-/// this bin: every event type, its capture URL, and its callback token and context.
-fn registration(capture_url: &str, settings: &Settings) -> serde_json::Value {
-    let mut body = serde_json::json!({
-        "objectId": "<your group id>",
-        "objectType": "Group",
-        "eventTypes": EventType::ALL.map(EventType::name),
-        "callBackUrl": capture_url,
-    });
-    if let Some(object) = body.as_object_mut() {
-        let checks = &settings.kaizala;
-        if let Some(token) = &checks.callback_token {
-            object.insert("callBackToken".to_owned(), token.clone().into());
-        }
-        if let Some(context) = &checks.context {
-            object.insert("callBackContext".to_owned(), context.clone().into());
-        }
-    }
-    body
-}
-
-/// The registration body as highlighted JSON.
-fn registration_tokens(body: &serde_json::Value) -> Tokens {
-    let text = serde_json::to_vec(body).unwrap_or_default();
-    match render::view(Some("application/json"), &text) {
-        BodyView::Json { tokens, .. } => tokens,
-        _ => Tokens::default(),
-    }
-}
-
-/// The registration call as a curl line; the endpoint URL and access token come from the
-/// shell's variables, so the line runs as it is once they are set.
-fn registration_curl(body: &serde_json::Value) -> String {
-    format!(
-        "curl -X POST \"$ENDPOINT_URL/v1/webhook\" \\\n  -H \"accessToken: $ACCESS_TOKEN\" \\\n  \
-         -H 'Content-Type: application/json' \\\n  -d {}",
-        origin::shell_quote(&body.to_string())
-    )
-}
-
 /// `GET /inspect/{bin}/{request}`: one request, with its whole body.
 pub(super) async fn inspect_request(
     req: HttpRequest,
@@ -442,50 +396,6 @@ pub(super) async fn card_fragment(
     })
     .await??;
     Ok(html(body))
-}
-
-/// `GET /inspect/{bin}/settings`: the settings form on a page of its own.
-pub(super) async fn settings_page(Bin(bin): Bin) -> Result<HttpResponse, AppError> {
-    let form = SettingsForm::of(&bin.settings());
-    Ok(html(settings_page_body(&bin, form, None)?))
-}
-
-fn settings_page_body(
-    bin: &BinRecord,
-    form: SettingsForm,
-    settings_error: Option<String>,
-) -> Result<String, AppError> {
-    Ok(SettingsPage {
-        bin_id: bin.id.clone(),
-        short_id: bin.id.chars().take(8).collect(),
-        form,
-        settings_error,
-    }
-    .render()?)
-}
-
-/// `POST /inspect/{bin}/settings`: saves the form and goes back to the bin; a value out of
-/// range is `422` with the form as it was sent and the field named.
-pub(super) async fn settings_form(
-    req: HttpRequest,
-    Bin(bin): Bin,
-    form: web::Form<SettingsForm>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    origin::same_origin(&req, &state)?;
-    let form = form.into_inner();
-    match form.read() {
-        Ok(settings) => {
-            save_settings(&state, &bin, &settings).await?;
-            Ok(see_other(format!("/inspect/{}#settings", bin.id)))
-        }
-        Err(invalid) => {
-            let body = settings_page_body(&bin, form, Some(invalid.to_string()))?;
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type("text/html; charset=utf-8")
-                .body(body))
-        }
-    }
 }
 
 /// Runs a bin form's command after the same-origin check.
