@@ -467,9 +467,11 @@ async fn the_settings_form_changes_the_answer_and_the_card_shows_it() {
         .click(&browser.find("#settings-form button[type=submit]").await)
         .await;
     wait_for("the inspect page after saving", || async {
-        browser.url().await.ends_with("#settings").then_some(())
+        browser.url().await.ends_with("?saved").then_some(())
     })
     .await;
+    let saved = browser.find("#done").await;
+    assert!(browser.text(&saved).await.starts_with("Settings saved"));
     let notice = browser.find("#custom-response").await;
     assert!(browser.text(&notice).await.contains("answered 418"));
 

@@ -251,7 +251,7 @@ async fn startup_on_a_million_stored_requests_takes_under_a_second() {
         .run(binspector::store::Command::CreateBin {
             id: bin.clone(),
             created_at: 0,
-            settings: "{}".to_owned(),
+            settings: binspector::store::StoredSettings("{}".to_owned()),
         })
         .await
         .unwrap();

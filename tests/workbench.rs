@@ -115,6 +115,15 @@ async fn every_invalid_setting_is_422_naming_its_field_and_changes_nothing() {
             json!({"fail_next": {"count": 1, "status": 1000}}),
             "fail_next.status",
         ),
+        (
+            json!({"fail_next": {"count": 1, "status": 103}}),
+            "fail_next.status",
+        ),
+        (
+            json!({"response": {"status": 200, "headers": [["NEL", "{\"report_to\":\"x\"}"]]}}),
+            "response.headers[0]",
+        ),
+        (json!({"handshakes": {"slak": true}}), "handshakes.slak"),
     ];
     for (settings, field) in cases {
         let response = app.put_settings(&bin, &settings).await;
@@ -126,6 +135,11 @@ async fn every_invalid_setting_is_422_naming_its_field_and_changes_nothing() {
             "{error}"
         );
     }
+    assert_eq!(
+        app.settings(&bin).await,
+        before,
+        "a refused PUT changed something"
+    );
     // Exactly 64 KiB and 30 s are allowed.
     let edge =
         json!({"response": {"status": 599, "body": "x".repeat(64 * 1024), "delay_ms": 30000}});
@@ -488,10 +502,7 @@ async fn the_settings_form_saves_without_javascript_and_names_a_bad_field() {
         .await
         .unwrap();
     assert_eq!(saved.status(), 303);
-    assert_eq!(
-        saved.headers()["location"],
-        format!("/inspect/{bin}#settings")
-    );
+    assert_eq!(saved.headers()["location"], format!("/inspect/{bin}?saved"));
     let settings = app.settings(&bin).await;
     assert_eq!(
         settings["response"],
@@ -550,7 +561,30 @@ async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_
         .await
         .unwrap();
     assert_eq!(sent.status(), 303);
-    assert_eq!(sent.headers()["location"], format!("/inspect/{bin}"));
+    assert_eq!(
+        sent.headers()["location"],
+        format!("/inspect/{bin}?sent=26&not_2xx=0")
+    );
+    let page = app
+        .get(&format!("/inspect/{bin}?sent=26&not_2xx=0"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sent 26 sample events to the capture URL; each was answered 2xx."));
+    // The page's shell line carries the bin's token and context.
+    let token = app.settings(&bin).await["kaizala"]["callback_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        page.contains(&format!(
+            "binspector send-sample --to &#39;{}/{bin}&#39; --event all --token &#39;{token}&#39; \
+         --context &#39;from-the-menu&#39; --insecure",
+            app.base
+        )),
+        "{page}"
+    );
 
     let requests = app.all_requests(&bin).await;
     assert_eq!(requests.len(), 26);
@@ -616,4 +650,30 @@ async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_
         .await
         .unwrap();
     assert_eq!(page.matches("<option value=\"").count(), 14);
+}
+
+#[actix_web::test]
+async fn samples_to_a_bin_with_a_delay_go_out_side_by_side() {
+    let app = spawn_app().await;
+    let bin = app.bin_id().await;
+    let slow = json!({"response": {"status": 202, "delay_ms": 1500}});
+    assert_eq!(app.put_settings(&bin, &slow).await.status(), 200);
+    let started = Instant::now();
+    let sent = app
+        .client
+        .post(format!("{}/inspect/{bin}/samples", app.base))
+        .form(&[("event", "all")])
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(sent.status(), 303);
+    // One after another, the 13 would take 19.5 s.
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    let requests = app.all_requests(&bin).await;
+    assert_eq!(requests.len(), 13);
+    assert!(requests.iter().all(|r| r["response"]["status"] == 202));
 }

@@ -19,7 +19,10 @@ use crate::{
     error::AppError,
     limits,
     server::tap::RawHead,
-    settings::answer::{Answer, Asks, Handshake},
+    settings::{
+        answer::{Answer, Asks, Handshake},
+        CustomResponse,
+    },
     state::AppState,
     store::{valid_bin_id, Captured, Outcome, WriterError},
 };
@@ -183,6 +186,15 @@ pub async fn capture(
     Ok(response)
 }
 
+/// A configured response's body, lent to the answer without a copy.
+struct BodyOf(Arc<CustomResponse>);
+
+impl AsRef<[u8]> for BodyOf {
+    fn as_ref(&self) -> &[u8] {
+        self.0.body.as_bytes()
+    }
+}
+
 /// Marks an answer whose status and body a bin's settings chose: the error pages leave it as
 /// it is, even when it is a bodiless `500`.
 pub struct AsConfigured;
@@ -228,7 +240,7 @@ fn respond(answer: &Answer, id: i64, bin_id: &str, body_size: u64, max: u64) -> 
             response
                 .append_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
                 .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-            let mut response = response.body(custom.body.clone());
+            let mut response = response.body(Bytes::from_owner(BodyOf(Arc::clone(custom))));
             response.extensions_mut().insert(AsConfigured);
             response
         }

@@ -20,6 +20,9 @@ pub struct SettingsForm {
     pub body: String,
     pub delay_ms: String,
     pub fail_count: String,
+    /// The count the form was shown with: `fail_count` unchanged keeps the bin's count as it
+    /// is when saved (failures used since the page loaded stay used).
+    pub fail_count_shown: String,
     pub fail_status: String,
     pub validation_token: Option<String>,
     pub slack: Option<String>,
@@ -56,6 +59,7 @@ impl SettingsForm {
             body: response.map(|r| r.body.clone()).unwrap_or_default(),
             delay_ms: response.map_or(0, |r| r.delay_ms).to_string(),
             fail_count: settings.fail_next.count.to_string(),
+            fail_count_shown: settings.fail_next.count.to_string(),
             fail_status: settings.fail_next.status.to_string(),
             validation_token: settings.handshakes.validation_token.then(String::new),
             slack: settings.handshakes.slack.then(String::new),
@@ -70,6 +74,16 @@ impl SettingsForm {
             context: settings.kaizala.context.clone().unwrap_or_default(),
             new_token: None,
         }
+    }
+
+    /// The settings the form asks for, with the bin's `current` failure count when the form
+    /// left it as shown.
+    pub fn read_over(&self, current: &Settings) -> Result<Settings, Invalid> {
+        let mut settings = self.read()?;
+        if self.fail_count.trim() == self.fail_count_shown.trim() {
+            settings.fail_next.count = current.fail_next.count;
+        }
+        Ok(settings)
     }
 
     /// The settings the form asks for, checked as the API checks them.
@@ -202,6 +216,19 @@ mod tests {
             form.read().map_err(|e| e.field),
             Err("response.delay_ms".to_owned())
         );
+    }
+
+    #[test]
+    fn an_unchanged_failure_count_keeps_what_is_left_now() {
+        let mut shown = Settings::default();
+        shown.fail_next.count = 5;
+        let mut form = SettingsForm::of(&shown);
+        form.slack = Some(String::new());
+        let mut now = shown.clone();
+        now.fail_next.count = 2;
+        assert_eq!(form.read_over(&now).map(|s| s.fail_next.count), Ok(2));
+        form.fail_count = "7".to_owned();
+        assert_eq!(form.read_over(&now).map(|s| s.fail_next.count), Ok(7));
     }
 
     #[test]

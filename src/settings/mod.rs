@@ -11,21 +11,25 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Highest status a response may be given.
-const STATUS_RANGE: std::ops::RangeInclusive<u16> = 100..=599;
+/// Statuses a capture may be answered with. A 1xx is informational, not an answer: the sender
+/// goes on waiting (HTTP/1.1) or the stream fails (HTTP/2), so it is refused.
+const STATUS_RANGE: std::ops::RangeInclusive<u16> = 200..=599;
 /// Longest configured delay before answering.
 pub const MAX_DELAY_MS: u32 = 30_000;
 /// Largest configured response body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Most response headers.
+/// Most response headers, and the most bytes of names and values they may take in all: the
+/// store's writer keeps each busy bin's settings at hand.
 const MAX_HEADERS: usize = 64;
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Most captures `fail_next` may fail.
 pub const MAX_FAIL_COUNT: u32 = 10_000;
 /// Longest token, verify token or context.
 const MAX_TOKEN_CHARS: usize = 256;
 /// Headers the server writes itself (framing, connection) or that would act on the inspector's
-/// own origin (cookies, site data); a configured response may not set them.
-const RESERVED_HEADERS: [&str; 10] = [
+/// whole origin, beyond the answer itself (cookies, site data, reporting, alternative services,
+/// client hints); a configured response may not set them.
+const RESERVED_HEADERS: [&str; 16] = [
     "connection",
     "content-length",
     "transfer-encoding",
@@ -36,11 +40,35 @@ const RESERVED_HEADERS: [&str; 10] = [
     "upgrade",
     "set-cookie",
     "clear-site-data",
+    "nel",
+    "report-to",
+    "reporting-endpoints",
+    "alt-svc",
+    "accept-ch",
+    "critical-ch",
+];
+/// The fields a client may send, by object; anything else is refused by name. Stored rows are
+/// read without this check, so a row written by a newer binspector still reads.
+const FIELDS: [(&str, &[&str]); 5] = [
+    ("", &["response", "fail_next", "handshakes", "kaizala"]),
+    ("response", &["status", "headers", "body", "delay_ms"]),
+    ("fail_next", &["count", "status"]),
+    (
+        "handshakes",
+        &[
+            "validation_token",
+            "slack",
+            "meta",
+            "meta_verify_token",
+            "dropbox",
+        ],
+    ),
+    ("kaizala", &["callback_token", "context"]),
 ];
 
 /// Everything a bin can be told.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
     /// The answer to every capture; `None` answers with the stored request's id. Shared, as
     /// every capture of the bin is answered with it.
@@ -52,7 +80,6 @@ pub struct Settings {
 
 /// A configured answer, sent after the commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CustomResponse {
     pub status: u16,
     #[serde(default)]
@@ -65,7 +92,7 @@ pub struct CustomResponse {
 
 /// The next `count` captures are stored and answered `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct FailNext {
     pub count: u32,
     pub status: u16,
@@ -82,7 +109,7 @@ impl Default for FailNext {
 
 /// Which senders' URL checks the bin passes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Handshakes {
     /// `?validationToken=T` (Kaizala, Microsoft Graph).
     pub validation_token: bool,
@@ -110,7 +137,7 @@ impl Default for Handshakes {
 
 /// What Kaizala requests are checked against.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct KaizalaChecks {
     /// The `callBackToken` to register; requests carry it in `kz-callback-token`.
     pub callback_token: Option<String>,
@@ -165,6 +192,7 @@ impl Settings {
         let Some(object) = value.as_object_mut() else {
             return Err(Invalid::new("settings", "must be a JSON object"));
         };
+        unknown_fields(object)?;
         let kaizala = object
             .entry("kaizala")
             .or_insert_with(|| Value::Object(serde_json::Map::new()));
@@ -218,6 +246,17 @@ impl Settings {
             for (index, (name, value)) in response.headers.iter().enumerate() {
                 check_header(&format!("response.headers[{index}]"), name, value)?;
             }
+            let bytes: usize = response
+                .headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum();
+            if bytes > MAX_HEADER_BYTES {
+                return Err(Invalid::new(
+                    "response.headers",
+                    format!("take {bytes} bytes; the most is {MAX_HEADER_BYTES} (16 KiB)"),
+                ));
+            }
         }
         check_status("fail_next.status", self.fail_next.status)?;
         if self.fail_next.count > MAX_FAIL_COUNT {
@@ -245,14 +284,42 @@ pub fn new_callback_token() -> String {
 }
 
 fn check_status(field: &str, status: u16) -> Result<(), Invalid> {
-    if STATUS_RANGE.contains(&status) {
-        Ok(())
-    } else {
-        Err(Invalid::new(
+    match status {
+        _ if STATUS_RANGE.contains(&status) => Ok(()),
+        100..=199 => Err(Invalid::new(
             field,
-            format!("{status} is not an HTTP status: it must be between 100 and 599"),
-        ))
+            format!(
+                "{status} is informational, not an answer: senders would wait on for a final \
+                 status; use 200 to 599"
+            ),
+        )),
+        _ => Err(Invalid::new(
+            field,
+            format!("{status} is not an HTTP status: use 200 to 599"),
+        )),
     }
+}
+
+/// Refuses a field the settings do not have, naming it (a typo must not pass for a default).
+fn unknown_fields(object: &serde_json::Map<String, Value>) -> Result<(), Invalid> {
+    for (parent, known) in FIELDS {
+        let fields = match parent {
+            "" => Some(object),
+            _ => object.get(parent).and_then(Value::as_object),
+        };
+        let Some(fields) = fields else { continue };
+        if let Some(key) = fields.keys().find(|key| !known.contains(&key.as_str())) {
+            let field = match parent {
+                "" => key.clone(),
+                _ => format!("{parent}.{key}"),
+            };
+            return Err(Invalid::new(
+                field,
+                format!("is not a setting (the settings are {})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_header(field: &str, name: &str, value: &str) -> Result<(), Invalid> {

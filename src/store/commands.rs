@@ -21,13 +21,13 @@ pub(super) async fn run(
         )
         .bind(id)
         .bind(created_at)
-        .bind(settings)
+        .bind(&settings.0)
         .execute(&mut *conn)
         .await?
         .rows_affected(),
         Command::PutSettings { bin_id, settings } => {
             sqlx::query("UPDATE bins SET settings = ? WHERE id = ?")
-                .bind(settings)
+                .bind(&settings.0)
                 .bind(bin_id)
                 .execute(&mut *conn)
                 .await?

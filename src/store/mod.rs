@@ -33,7 +33,7 @@ pub use health::Health;
 pub use live::{Arrival, LiveArrivals};
 pub use queries::Listing;
 pub use sweeper::{spawn_sweeper, SweepPolicy};
-pub use writer::{Command, WriterError, WriterHandle};
+pub use writer::{Command, StoredSettings, WriterError, WriterHandle};
 
 use crate::{
     config::Rate,

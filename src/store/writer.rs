@@ -39,9 +39,11 @@ const COLUMNS: &str = "id, bin_key, seq, received_at, outcome, method, path, que
     kz_object_id, handshake, kz_token, kz_context_ok, response_status, response_latency_ms, \
     body_head, body_rest";
 const COLUMN_COUNT: usize = 24;
-/// Bins whose key and newest request number the writer remembers; beyond this it starts over
-/// (between batches).
+/// Bins whose key, newest request number and settings the writer remembers, and the most bytes
+/// of settings among them (a bin's can take 80 KiB); beyond either it starts over (between
+/// batches).
 const BINS_REMEMBERED: usize = 10_000;
+const SETTINGS_REMEMBERED: usize = 32 * 1024 * 1024;
 
 /// Why a write was not done.
 #[derive(Debug, thiserror::Error)]
@@ -70,19 +72,29 @@ pub enum WriterError {
     RateLimited(std::time::Duration),
 }
 
+/// A bin's settings as stored (JSON). Its `Debug` gives only the size: the settings hold the
+/// callback token, and a failed command is logged with its `Debug`.
+#[derive(Clone)]
+pub struct StoredSettings(pub String);
+
+impl std::fmt::Debug for StoredSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoredSettings({} bytes)", self.0.len())
+    }
+}
+
 /// A write other than a capture.
 #[derive(Debug, Clone)]
 pub enum Command {
     CreateBin {
         id: String,
         created_at: i64,
-        /// Its settings' stored JSON.
-        settings: String,
+        settings: StoredSettings,
     },
     /// Replaces a bin's settings; its next capture is answered by them.
     PutSettings {
         bin_id: String,
-        settings: String,
+        settings: StoredSettings,
     },
     DeleteBin {
         id: String,
@@ -226,6 +238,7 @@ pub(super) async fn spawn(
         conn,
         next_id,
         bins: HashMap::new(),
+        settings_bytes: 0,
         inserts: HashMap::new(),
         wal_too_long: wal_too_long.clone(),
         live,
@@ -255,6 +268,8 @@ struct Writer {
     conn: SqliteConnection,
     next_id: i64,
     bins: HashMap<String, BinState>,
+    /// Bytes of stored settings behind `bins` (since it last started over).
+    settings_bytes: usize,
     /// INSERT statements by row count (powers of two), built once.
     inserts: HashMap<usize, String>,
     wal_too_long: Arc<AtomicBool>,
@@ -373,8 +388,9 @@ impl Writer {
     async fn place(&mut self, captures: Vec<(Box<NewRequest>, CaptureAck)>) -> Batch {
         // Forgetting happens only here, before the batch: a bin placed earlier in the batch
         // and read again from the table would get numbers the batch has already handed out.
-        if self.bins.len() >= BINS_REMEMBERED {
+        if self.bins.len() >= BINS_REMEMBERED || self.settings_bytes >= SETTINGS_REMEMBERED {
             self.bins.clear();
+            self.settings_bytes = 0;
         }
         let mut batch = Batch {
             placed: Vec::with_capacity(captures.len()),
@@ -457,6 +473,7 @@ impl Writer {
             let Some((key, last_seq, settings)) = row else {
                 return Ok(None);
             };
+            self.settings_bytes += settings.len();
             let settings = Settings::from_stored(&settings);
             self.bins.insert(
                 id.to_owned(),

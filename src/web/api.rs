@@ -18,7 +18,7 @@ use crate::{
     limits,
     settings::Settings,
     state::AppState,
-    store::{new_bin_id, BinRecord, Command, Listing, StoredRequest, BODY_HEAD},
+    store::{new_bin_id, BinRecord, Command, Listing, StoredRequest, StoredSettings, BODY_HEAD},
 };
 
 /// Body bytes one listing may carry in all: each body is cut at [`BODY_HEAD`], or shorter when
@@ -93,7 +93,7 @@ pub(super) async fn create(req: &HttpRequest, state: &AppState) -> Result<BinRec
         .run(Command::CreateBin {
             id: id.clone(),
             created_at,
-            settings: Settings::for_new_bin().to_stored(),
+            settings: StoredSettings(Settings::for_new_bin().to_stored()),
         })
         .await?;
     tracing::info!(bin = %id, "bin created");
@@ -207,7 +207,7 @@ pub(super) async fn save_settings(
 ) -> Result<(), AppError> {
     let command = Command::PutSettings {
         bin_id: bin.id.clone(),
-        settings: settings.to_stored(),
+        settings: StoredSettings(settings.to_stored()),
     };
     state.store.writer().run(command).await?;
     tracing::info!(bin = %bin.id, "settings changed");

@@ -84,6 +84,10 @@ struct InspectPage {
     settings_error: Option<String>,
     /// `fail_next`: captures still to fail, and their status.
     failing: Option<(u32, u16)>,
+    /// What the form just done did: settings saved, or samples sent.
+    done: Option<String>,
+    /// `binspector send-sample` for this bin, ready to paste.
+    sample_command: String,
     /// The configured response's status and delay, if one is set.
     custom: Option<(u16, u32)>,
     /// The body of Kaizala's webhook registration call, and the call as a curl line.
@@ -241,6 +245,7 @@ pub(super) async fn inspect(
         .drops(&bin)
         .map(|drops| (drops.count, clock::rfc3339_millis(drops.since)));
     let settings = bin.settings();
+    let done = done_notice(req.query_string());
     // Building the cards and the page is the costly part; it runs off the threads that
     // answer captures.
     let body = web::block(move || {
@@ -262,6 +267,8 @@ pub(super) async fn inspect(
             short_id: bin.id.chars().take(8).collect(),
             total: bin.request_count,
             curl_line: curl_line(&capture_url, self_signed),
+            done,
+            sample_command: workbench::sample_command(&capture_url, &settings, self_signed),
             dropped,
             form: SettingsForm::of(&settings),
             settings_error: None,
@@ -338,6 +345,26 @@ impl Unreachable {
     fn not_https(&self) -> bool {
         *self == Unreachable::NotHttps
     }
+}
+
+/// What `?saved` (after the settings form) and `?sent=N&not_2xx=M` (after the samples form)
+/// say at the top of the page.
+fn done_notice(query: &str) -> Option<String> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let param = |key: &str| params.iter().find(|(name, _)| name == key).map(|(_, v)| v);
+    if param("saved").is_some() {
+        return Some("Settings saved: they apply from the next capture.".to_owned());
+    }
+    let sent: u32 = param("sent")?.parse().ok()?;
+    let failed: u32 = param("not_2xx").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let plural = if sent == 1 { "" } else { "s" };
+    Some(match failed {
+        0 => format!("Sent {sent} sample event{plural} to the capture URL; each was answered 2xx."),
+        _ => format!(
+            "Sent {sent} sample event{plural} to the capture URL; {failed} answered other than \
+             2xx, as this bin's settings say."
+        ),
+    })
 }
 
 fn curl_line(capture_url: &str, self_signed: bool) -> String {

@@ -182,13 +182,14 @@ impl RequestCard {
             headers: request.headers.iter().map(ShownHeader::from).collect(),
             trailers: request.trailers.iter().map(ShownHeader::from).collect(),
             callback_token,
-            // Closed only when a summary already says what the body holds.
-            body_open: kaizala.as_ref().is_none_or(|badge| {
-                badge
-                    .summary
-                    .as_ref()
-                    .is_none_or(|summary| summary.details.is_empty())
-            }),
+            // Closed when there is none, or a summary already says what the body holds.
+            body_open: !matches!(body, BodyView::Empty)
+                && kaizala.as_ref().is_none_or(|badge| {
+                    badge
+                        .summary
+                        .as_ref()
+                        .is_none_or(|summary| summary.details.is_empty())
+                }),
             kaizala,
             body,
             body_cut,

@@ -1,8 +1,11 @@
 //! The inspect page's workbench: the Kaizala registration call for a bin, its settings form
 //! (and page), and the "Send a sample" form that posts sample events to the bin.
 
+use std::time::Duration;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use futures_util::future::join_all;
 use serde::Deserialize;
 
 use super::{
@@ -19,7 +22,7 @@ use crate::{
         EventType,
     },
     render::{self, BodyView, Tokens},
-    send_sample::Sender,
+    send_sample::{SendError, Sender, TIMEOUT},
     settings::{form::SettingsForm, Settings},
     state::AppState,
     store::BinRecord,
@@ -75,6 +78,24 @@ pub(super) fn registration_curl(capture_url: &str, settings: &Settings) -> Strin
     )
 }
 
+/// `binspector send-sample` for this bin, with its token and context, ready to paste.
+pub(super) fn sample_command(capture_url: &str, settings: &Settings, self_signed: bool) -> String {
+    let mut command = format!(
+        "binspector send-sample --to {} --event all",
+        origin::shell_quote(capture_url)
+    );
+    if let Some(token) = &settings.kaizala.callback_token {
+        command.push_str(&format!(" --token {}", origin::shell_quote(token)));
+    }
+    if let Some(context) = &settings.kaizala.context {
+        command.push_str(&format!(" --context {}", origin::shell_quote(context)));
+    }
+    if self_signed {
+        command.push_str(" --insecure");
+    }
+    command
+}
+
 /// The event types the "Send a sample" menu offers, as name and label.
 pub(super) fn sample_events() -> Vec<(&'static str, &'static str)> {
     EventType::ALL
@@ -113,10 +134,10 @@ pub(super) async fn settings_form(
 ) -> Result<HttpResponse, AppError> {
     origin::same_origin(&req, &state)?;
     let form = form.into_inner();
-    match form.read() {
+    match form.read_over(&bin.settings()) {
         Ok(settings) => {
             save_settings(&state, &bin, &settings).await?;
-            Ok(see_other(format!("/inspect/{}#settings", bin.id)))
+            Ok(see_other(format!("/inspect/{}?saved", bin.id)))
         }
         Err(invalid) => {
             let body = settings_page_body(&bin, form, Some(invalid.to_string()))?;
@@ -154,21 +175,40 @@ pub(super) async fn samples_form(
         context: settings.kaizala.context.as_deref(),
     };
     // The listener is this very server, whatever its certificate: nothing is verified on a
-    // connection to ourselves.
-    let sender = Sender::new(true).map_err(|err| AppError::SampleNotSent(err.to_string()))?;
+    // connection to ourselves. A configured delay holds each answer that long.
+    let delay = settings
+        .response
+        .as_ref()
+        .map_or(0, |response| response.delay_ms);
+    let sender = Sender::new(true)
+        .map_err(|err| AppError::SampleNotSent(err.to_string()))?
+        .with_timeout(TIMEOUT + Duration::from_millis(u64::from(delay)));
     let url = format!("https://{}/{}", state.own_https, bin.id);
     let times = if form.twice.is_some() { 2 } else { 1 };
-    let mut sent = 0;
-    for event_type in choice.event_types() {
+    // The types go out side by side; a type's second delivery follows its first.
+    let deliveries = choice.event_types().into_iter().map(|event_type| {
         let sample = sample(event_type, &options);
-        for _ in 0..times {
-            sender
-                .send(&url, &sample)
-                .await
-                .map_err(|err| AppError::SampleNotSent(err.to_string()))?;
-            sent += 1;
+        let (sender, url) = (&sender, &url);
+        async move {
+            let mut statuses = Vec::with_capacity(times);
+            for _ in 0..times {
+                statuses.push(sender.send(url, &sample).await?);
+            }
+            Ok::<_, SendError>(statuses)
         }
+    });
+    let mut statuses = Vec::new();
+    for delivered in join_all(deliveries).await {
+        statuses.extend(delivered.map_err(|err| AppError::SampleNotSent(err.to_string()))?);
     }
-    tracing::info!(bin = %bin.id, sent, "samples sent from the inspect page");
-    Ok(see_other(format!("/inspect/{}", bin.id)))
+    let sent = statuses.len();
+    let not_2xx = statuses
+        .iter()
+        .filter(|status| !status.is_success())
+        .count();
+    tracing::info!(bin = %bin.id, sent, not_2xx, "samples sent from the inspect page");
+    Ok(see_other(format!(
+        "/inspect/{}?sent={sent}&not_2xx={not_2xx}",
+        bin.id
+    )))
 }
