@@ -43,6 +43,19 @@ async fn post_event(client: &reqwest::Client, url: &str, body: &Value) -> String
     answer["id"].as_str().expect("captured id").to_owned()
 }
 
+/// Waits until the inspect page says its live stream is connected.
+async fn wait_until_live(browser: &Browser) {
+    let live_status = browser.find("#live-status").await;
+    wait_for("the live stream to connect", || async {
+        browser
+            .text(&live_status)
+            .await
+            .starts_with("Live")
+            .then_some(())
+    })
+    .await;
+}
+
 /// The ids of the `article.card` elements, in page order.
 async fn card_ids(browser: &Browser) -> Vec<String> {
     let ids = browser
@@ -180,15 +193,7 @@ async fn a_browser_sees_requests_arrive_live_and_hostile_ones_stay_text() {
     assert!(browser.find_all("article.card").await.is_empty());
 
     // 2. Once the live stream is connected, three Kaizala events appear without a reload.
-    let live_status = browser.find("#live-status").await;
-    wait_for("the live stream to connect", || async {
-        browser
-            .text(&live_status)
-            .await
-            .starts_with("Live")
-            .then_some(())
-    })
-    .await;
+    wait_until_live(browser).await;
     browser
         .run(
             "window.__marker = 42; window.__csp = [];\
@@ -399,15 +404,7 @@ async fn a_browser_logs_in_with_the_access_token_and_the_live_page_works() {
     );
 
     // The live stream opens with the session, and a capture arrives without a reload.
-    let live_status = browser.find("#live-status").await;
-    wait_for("the live stream to connect", || async {
-        browser
-            .text(&live_status)
-            .await
-            .starts_with("Live")
-            .then_some(())
-    })
-    .await;
+    wait_until_live(browser).await;
     let event = kaizala_event(
         "TextMessageCreated",
         "login-1",
@@ -476,15 +473,7 @@ async fn the_settings_form_changes_the_answer_and_the_card_shows_it() {
     assert!(browser.text(&notice).await.contains("answered 418"));
 
     // A capture now gets the configured answer, and its card (arriving live) says so.
-    let live_status = browser.find("#live-status").await;
-    wait_for("the live stream to connect", || async {
-        browser
-            .text(&live_status)
-            .await
-            .starts_with("Live")
-            .then_some(())
-    })
-    .await;
+    wait_until_live(browser).await;
     let answer = app
         .client
         .post(format!("{}/{bin}", app.base))

@@ -24,6 +24,16 @@ impl TestApp {
         self.get_json(&format!("/api/v1/bins/{bin}/settings")).await
     }
 
+    /// POSTs a form, as a browser on the inspector's own pages does.
+    async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn capture(&self, bin: &str) -> reqwest::Response {
         self.post(&format!("/{bin}"), "ping").await
     }
@@ -495,12 +505,8 @@ async fn the_settings_form_saves_without_javascript_and_names_a_bad_field() {
         ("context", "form-context"),
     ];
     let saved = app
-        .client
-        .post(format!("{}/inspect/{bin}/settings", app.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/inspect/{bin}/settings"), &form)
+        .await;
     assert_eq!(saved.status(), 303);
     assert_eq!(saved.headers()["location"], format!("/inspect/{bin}?saved"));
     let settings = app.settings(&bin).await;
@@ -519,12 +525,8 @@ async fn the_settings_form_saves_without_javascript_and_names_a_bad_field() {
     let mut bad = form;
     bad[1] = ("status", "700");
     let refused = app
-        .client
-        .post(format!("{}/inspect/{bin}/settings", app.base))
-        .form(&bad)
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/inspect/{bin}/settings"), &bad)
+        .await;
     assert_eq!(refused.status(), 422);
     let page = refused.text().await.unwrap();
     assert!(
@@ -554,12 +556,11 @@ async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_
     let context = json!({"kaizala": {"context": "from-the-menu"}});
     assert_eq!(app.put_settings(&bin, &context).await.status(), 200);
     let sent = app
-        .client
-        .post(format!("{}/inspect/{bin}/samples", app.base))
-        .form(&[("event", "all"), ("twice", "on")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &format!("/inspect/{bin}/samples"),
+            &[("event", "all"), ("twice", "on")],
+        )
+        .await;
     assert_eq!(sent.status(), 303);
     assert_eq!(
         sent.headers()["location"],
@@ -622,12 +623,11 @@ async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_
 
     // One type, once.
     let one = app
-        .client
-        .post(format!("{}/inspect/{bin}/samples", app.base))
-        .form(&[("event", "SurveyResponse")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &format!("/inspect/{bin}/samples"),
+            &[("event", "SurveyResponse")],
+        )
+        .await;
     assert_eq!(one.status(), 303);
     let newest = &app.all_requests(&bin).await[0];
     assert_eq!(newest["kaizala"]["event_type"], "SurveyResponse");
@@ -635,12 +635,11 @@ async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_
 
     // An unknown type is refused, and the menu is on the page with all 13.
     let bogus = app
-        .client
-        .post(format!("{}/inspect/{bin}/samples", app.base))
-        .form(&[("event", "ChatCreated")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &format!("/inspect/{bin}/samples"),
+            &[("event", "ChatCreated")],
+        )
+        .await;
     assert_eq!(bogus.status(), 400);
     assert_eq!(app.all_requests(&bin).await.len(), 27);
     let page = app
@@ -660,12 +659,8 @@ async fn samples_to_a_bin_with_a_delay_go_out_side_by_side() {
     assert_eq!(app.put_settings(&bin, &slow).await.status(), 200);
     let started = Instant::now();
     let sent = app
-        .client
-        .post(format!("{}/inspect/{bin}/samples", app.base))
-        .form(&[("event", "all")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(&format!("/inspect/{bin}/samples"), &[("event", "all")])
+        .await;
     let took = started.elapsed();
     assert_eq!(sent.status(), 303);
     // One after another, the 13 would take 19.5 s.
