@@ -16,7 +16,8 @@
 #
 # Knobs (environment): ROUNDS (3), DURATION (10s), CONNS (50), WORKERS (2), WARMUP (3s),
 # FILL_ROWS (100000), STARTUP_ROWS (1000000), BIN_PORT (18443), BARE_PORT (19443),
-# FLOOR_PORT (20443),
+# FLOOR_PORT (20443), FULL_PORT (17443: a second binspector with --sync full, for the realistic
+# phase), REAL_BINS (100),
 # STEADY_SKIP (1: seconds at the start of each fixed-rate run left out of the second p99),
 # SWEEP_SECONDS (20: endless load into one bin capped at 10,000, while the sweeper trims),
 # KEEP_RESULTS=1 keeps the raw oha JSON (its directory is printed).
@@ -32,6 +33,8 @@ STARTUP_ROWS=${STARTUP_ROWS:-1000000}
 BIN_PORT=${BIN_PORT:-18443}
 BARE_PORT=${BARE_PORT:-19443}
 FLOOR_PORT=${FLOOR_PORT:-20443}
+FULL_PORT=${FULL_PORT:-17443}
+REAL_BINS=${REAL_BINS:-100}
 KEEP_RESULTS=${KEEP_RESULTS:-0}
 STEADY_SKIP=${STEADY_SKIP:-1}
 SWEEP_SECONDS=${SWEEP_SECONDS:-20}
@@ -51,6 +54,7 @@ RES="$WORK/results"
 mkdir -p "$RES/oha"
 PIDS=()
 BIN_PID=""
+FULL_PID=""
 BARE_PID=""
 FLOOR_PID=""
 
@@ -76,12 +80,13 @@ trap 'exit 130' INT TERM
 
 # --- 1. build ----------------------------------------------------------------------------
 log "building release binaries"
-cargo build --release --quiet --bin binspector --example bare --example floor
+cargo build --release --quiet --bin binspector --example bare --example floor --example load
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 BINSPECTOR="$TARGET_DIR/release/binspector"
 BARE="$TARGET_DIR/release/examples/bare"
 FLOOR="$TARGET_DIR/release/examples/floor"
+LOAD="$TARGET_DIR/release/examples/load"
 
 # --- 2. the load generator -----------------------------------------------------------------
 if ! command -v oha >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/oha" ]]; then
@@ -175,8 +180,8 @@ request_count() {
         python3 -c 'import json,sys; print(json.load(sys.stdin)["request_count"])'
 }
 
-port_of() { case $1 in bin) echo "$BIN_PORT" ;; floor) echo "$FLOOR_PORT" ;; *) echo "$BARE_PORT" ;; esac; }
-pid_of() { case $1 in bin) echo "$BIN_PID" ;; floor) echo "$FLOOR_PID" ;; *) echo "$BARE_PID" ;; esac; }
+port_of() { case $1 in bin) echo "$BIN_PORT" ;; binfull) echo "$FULL_PORT" ;; floor) echo "$FLOOR_PORT" ;; *) echo "$BARE_PORT" ;; esac; }
+pid_of() { case $1 in bin) echo "$BIN_PID" ;; binfull) echo "$FULL_PID" ;; floor) echo "$FLOOR_PID" ;; *) echo "$BARE_PID" ;; esac; }
 
 oha_post() { # OUT URL [oha flags...]: capture load, POST of the Kaizala body over HTTPS
     local out=$1 url=$2
@@ -246,8 +251,16 @@ SQL
 
 # --- 3. start the servers -------------------------------------------------------------------
 DATA="$WORK/data"
-start_binspector "$DATA" --max-requests-per-bin 0 --retention 0
+start_binspector "$DATA" --max-requests-per-bin 0 --retention 0 --create-limit off
 wait_https "$BIN_PORT" /healthz "$BIN_PID"
+# The same binspector with --sync full (each batch's WAL flushed before its answers), for the
+# realistic phase: the price of surviving a power cut.
+RUST_LOG=warn "$BINSPECTOR" --listen "127.0.0.1:$FULL_PORT" --data-dir "$WORK/data-full" \
+    --static-dir "$ROOT/static" --workers "$WORKERS" --max-requests-per-bin 0 --retention 0 \
+    --create-limit off --sync full >>"$WORK/binspector-full.log" 2>&1 &
+FULL_PID=$!
+PIDS+=("$FULL_PID")
+wait_https "$FULL_PORT" /healthz "$FULL_PID"
 "$BARE" --listen "127.0.0.1:$BARE_PORT" --cert "$DATA/tls/cert.pem" --key "$DATA/tls/key.pem" \
     --workers "$WORKERS" >>"$WORK/bare.log" 2>&1 &
 BARE_PID=$!
@@ -272,6 +285,32 @@ for phase in warm "${PHASES[@]}"; do
     BIN_OF[$phase]=$(create_bin)
 done
 
+# The realistic phase's bins: REAL_BINS on each binspector; the floor takes any path.
+REAL_BIN_LIST=$(for ((i = 0; i < REAL_BINS; i++)); do create_bin; done | paste -sd,)
+REAL_FULL_LIST=$(for ((i = 0; i < REAL_BINS; i++)); do
+    api -X POST "https://127.0.0.1:$FULL_PORT/api/v1/bins" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+done | paste -sd,)
+mkdir -p "$RES/real"
+
+run_real() { # SERVER ROUND: the realistic saturated load (examples/load.rs)
+    local server=$1 round=$2 pid t0 t1 bins out
+    pid=$(pid_of "$server")
+    out="$RES/real/real-$server-r$round.json"
+    case $server in
+        bin) bins=(--bins "$REAL_BIN_LIST") ;;
+        binfull) bins=(--bins "$REAL_FULL_LIST") ;;
+        *) bins=(--random-bins "$REAL_BINS") ;;
+    esac
+    t0=$(cpu_ticks "$pid")
+    "$LOAD" --base "https://127.0.0.1:$(port_of "$server")" "${bins[@]}" --connections "$CONNS" \
+        --duration "$DURATION" --skip "${STEADY_SKIP}s" >"$out"
+    t1=$(cpu_ticks "$pid")
+    record real_cpu_ticks "$server" "$round" "$((t1 - t0))"
+    printf '  round %s  real  %-10s %s\n' "$round" "$server" \
+        "$("${SUMMARIZE[@]}" real_line "$out" "$CLK_TCK" "$((t1 - t0))")" >&2
+}
+
 url_of() { # SERVER PHASE [query]
     echo "https://127.0.0.1:$(port_of "$1")/${BIN_OF[$2]}${3:-}"
 }
@@ -283,6 +322,10 @@ log "warm-up: $WARMUP each"
 for server in bare floor bin; do
     oha_post "$RES/warmup-$server.json" "$(url_of "$server" warm)" -c "$CONNS" -z "$WARMUP"
 done
+FULL_WARM=$(api -X POST "https://127.0.0.1:$FULL_PORT/api/v1/bins" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$LOAD" --base "https://127.0.0.1:$FULL_PORT" --bins "$FULL_WARM" --connections "$CONNS" \
+    --duration "$WARMUP" >/dev/null
 
 # Fixed-rate runs: latency is measured from each request's scheduled start (oha
 # --latency-correction), so a stall is charged for the queue it causes. oha also stores every
@@ -342,6 +385,11 @@ run_phase() { # PHASE SERVER ROUND
 for ((round = 1; round <= ROUNDS; round++)); do
     if ((round % 2)); then order=(bare floor bin); else order=(bin floor bare); fi
     log "round $round of $ROUNDS (order: ${order[*]})"
+    # The main saturated phase: realistic traffic, binspector (both --sync modes) and the floor.
+    if ((round % 2)); then real_order=(floor bin binfull); else real_order=(binfull bin floor); fi
+    for server in "${real_order[@]}"; do
+        run_real "$server" "$round"
+    done
     for phase in "${PHASES[@]}"; do
         for server in "${order[@]}"; do
             # The floor takes only the saturated load: it has no bins, handshakes or pages.
@@ -357,6 +405,17 @@ record rss_peak bare 0 "$(status_kib "$BARE_PID" VmHWM)"
 for phase in "${PHASES[@]}"; do
     record stored "$phase" 0 "$(request_count "${BIN_OF[$phase]}")"
 done
+real_stored() { # PORT LIST: requests stored in the realistic phase's bins
+    local port=$1 total=0 id
+    for id in ${2//,/ }; do
+        total=$((total + $(api "https://127.0.0.1:$port/api/v1/bins/$id" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["request_count"])')))
+    done
+    echo "$total"
+}
+record stored_real bin 0 "$(real_stored "$BIN_PORT" "$REAL_BIN_LIST")"
+record stored_real binfull 0 "$(real_stored "$FULL_PORT" "$REAL_FULL_LIST")"
+stop_pid "$FULL_PID"
 stop_pid "$BARE_PID"
 stop_pid "$FLOOR_PID"
 record stored_floor floor 0 "$(sqlite3 "$WORK/floor.db" 'SELECT count(*) FROM requests;')"

@@ -68,9 +68,14 @@ impl Application {
         let certificates = Arc::new(tls::startup_certificates(&config)?);
         let tls = tls::server_config(certificates.clone(), !config.acme_domains.is_empty())?;
         let url = config.database_url();
-        let store = Store::open(&url, config.write_queue, config.capture_limit.0)
-            .await
-            .map_err(|source| StartupError::Database { url, source })?;
+        let store = Store::open(
+            &url,
+            config.write_queue,
+            config.capture_limit.0,
+            config.sync,
+        )
+        .await
+        .map_err(|source| StartupError::Database { url, source })?;
 
         let https = bind(config.listen)?;
         let https_addr = local_addr(&https, config.listen)?;

@@ -244,7 +244,9 @@ async fn the_retention_window_removes_old_requests() {
 async fn startup_on_a_million_stored_requests_takes_under_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("binspector.db").display());
-    let store = Store::open(&url, 16, None).await.unwrap();
+    let store = Store::open(&url, 16, None, Default::default())
+        .await
+        .unwrap();
     let bin = binspector::store::new_bin_id();
     store
         .writer()

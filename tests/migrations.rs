@@ -75,7 +75,9 @@ async fn upgrades_keep_every_request_count_duplicate_link_and_body_and_number_re
     conn.close().await.unwrap();
 
     // Opening the store applies the rest.
-    let store = Store::open(&url, 16, None).await.unwrap();
+    let store = Store::open(&url, 16, None, Default::default())
+        .await
+        .unwrap();
     let bin = store.bin(&kept).await.unwrap().unwrap();
     assert_eq!((bin.created_at, bin.request_count), (1, 3));
     let all = Listing {
@@ -185,7 +187,9 @@ async fn bins_from_before_settings_get_defaults_and_a_token_of_their_own() {
     .unwrap();
     conn.close().await.unwrap();
 
-    let store = Store::open(&url, 16, None).await.unwrap();
+    let store = Store::open(&url, 16, None, Default::default())
+        .await
+        .unwrap();
     let bin = store.bin(&one).await.unwrap().unwrap();
     let settings = bin.settings();
     let token = settings.kaizala.callback_token.clone().unwrap();

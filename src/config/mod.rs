@@ -8,11 +8,13 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::Parser;
 use ipnet::IpNet;
 
+use crate::store::Durability;
+
 pub use send_sample::{parse_event_choice, Command, EventChoice, SendSampleArgs};
 use values::{parse_cidr, parse_domain, parse_public_url, parse_token};
 pub use values::{
-    parse_duration, parse_limit, parse_rate, parse_size, public_url_host, valid_authority,
-    valid_token, Limit, Rate, Secret, TOKEN_RULE,
+    parse_duration, parse_limit, parse_rate, parse_size, parse_sync, public_url_host,
+    valid_authority, valid_token, Limit, Rate, Secret, TOKEN_RULE,
 };
 
 /// Let's Encrypt's production directory, the default ACME CA.
@@ -129,6 +131,12 @@ pub struct Config {
     /// not stored (`off`: no limit).
     #[arg(long, env = "BINSPECTOR_CAPTURE_LIMIT", default_value = "off", value_parser = parse_limit)]
     pub capture_limit: Limit,
+
+    /// What a commit waits for before its captures are answered: `normal` (a 2xx survives the
+    /// process being killed) or `full` (the WAL is flushed to disk at each batch's commit, so
+    /// a 2xx survives a power cut too).
+    #[arg(long, env = "BINSPECTOR_SYNC", default_value = "normal", value_parser = parse_sync)]
+    pub sync: Durability,
 
     /// Largest the database may grow, e.g. 2GiB: the oldest requests of all bins are removed
     /// to stay under it (0: no quota).

@@ -4,6 +4,8 @@ use std::{num::NonZeroU32, time::Duration};
 
 use ipnet::IpNet;
 
+use crate::store::Durability;
+
 /// Splits `10MiB` into its number and the unit after it.
 fn number_and_unit<'a>(text: &'a str, example: &str) -> Result<(u64, &'a str), String> {
     let split = text
@@ -269,6 +271,15 @@ pub fn public_url_host(url: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
+/// Parses `--sync`: `normal` or `full`.
+pub fn parse_sync(text: &str) -> Result<Durability, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "normal" => Ok(Durability::Normal),
+        "full" => Ok(Durability::Full),
+        _ => Err(format!("`{text}` is not a sync mode: use normal or full")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,5 +407,12 @@ mod tests {
         );
         assert!(parse_cidr("10.0.0.0/33").is_err());
         assert!(parse_cidr("proxy.example").is_err());
+    }
+
+    #[test]
+    fn sync_modes_are_normal_and_full() {
+        assert_eq!(parse_sync("normal"), Ok(Durability::Normal));
+        assert_eq!(parse_sync(" FULL "), Ok(Durability::Full));
+        assert!(parse_sync("off").unwrap_err().contains("normal or full"));
     }
 }

@@ -46,6 +46,18 @@ use crate::{
     },
 };
 
+/// What a commit waits for before its captures are answered (`--sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The commit is in the WAL file, not yet on disk (`synchronous=NORMAL`): a `2xx`
+    /// survives the process being killed, not a power cut.
+    #[default]
+    Normal,
+    /// The WAL is flushed to disk at every commit, once per batch (`synchronous=FULL`): a
+    /// `2xx` survives losing power too.
+    Full,
+}
+
 /// Captures a single batch may hold; beyond this the writer commits and starts another.
 pub const MAX_BATCH: usize = 256;
 
@@ -238,18 +250,23 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database, applies migrations and starts the writer task
-    /// with room for `queue_capacity` waiting writes, holding each bin to `capture_limit`.
+    /// with room for `queue_capacity` waiting writes, holding each bin to `capture_limit`, and
+    /// committing with `durability`.
     pub async fn open(
         database_url: &str,
         queue_capacity: usize,
         capture_limit: Option<Rate>,
+        durability: Durability,
     ) -> Result<Store, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
             // Incremental auto-vacuum lets the sweeper hand freed pages back to the file system.
             .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             // Checkpoints run in the background on their own connection (see the writer):
