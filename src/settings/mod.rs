@@ -254,7 +254,7 @@ impl Settings {
             if bytes > MAX_HEADER_BYTES {
                 return Err(Invalid::new(
                     "response.headers",
-                    format!("take {bytes} bytes; the most is {MAX_HEADER_BYTES} (16 KiB)"),
+                    format!("are {bytes} bytes in all; the most is {MAX_HEADER_BYTES} (16 KiB)"),
                 ));
             }
         }
