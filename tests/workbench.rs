@@ -34,6 +34,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs a JSON body.
+    async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page's HTML.
+    async fn page(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     async fn capture(&self, bin: &str) -> reqwest::Response {
         self.post(&format!("/{bin}"), "ping").await
     }
@@ -293,12 +308,7 @@ async fn fail_next_counts_down_and_then_the_default_answer_returns() {
     // The inspect page says how many remain, and what Kaizala does with failures.
     let settings = json!({"fail_next": {"count": 2, "status": 500}});
     assert_eq!(app.put_settings(&bin, &settings).await.status(), 200);
-    let page = app
-        .get(&format!("/inspect/{bin}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/inspect/{bin}")).await;
     assert!(page.contains("The next 2 captures will be stored and answered <code>500</code>"));
     assert!(page.contains("6 times, with exponential backoff over 2 days"));
     assert!(page.contains("PUT {endpoint-url}/v1/webhook/{id}"));
@@ -311,13 +321,7 @@ async fn each_handshake_is_answered_byte_exact_and_captured_with_its_kind() {
     // Off by default (but validationToken): each is then an ordinary capture.
     let slack =
         json!({"token": "t", "challenge": "3eZbrw1aBm2rZgRN+/=", "type": "url_verification"});
-    let answer = app
-        .client
-        .post(format!("{}/{bin}/slack", app.base))
-        .json(&slack)
-        .send()
-        .await
-        .unwrap();
+    let answer = app.post_json(&format!("/{bin}/slack"), &slack).await;
     assert_eq!(answer.json::<Value>().await.unwrap()["stored"], true);
 
     let on = json!({"handshakes": {"validation_token": true, "slack": true, "meta": true,
@@ -331,13 +335,7 @@ async fn each_handshake_is_answered_byte_exact_and_captured_with_its_kind() {
             .starts_with("text/plain");
         (status, plain, response.bytes().await.unwrap().to_vec())
     };
-    let slack_answer = app
-        .client
-        .post(format!("{}/{bin}/slack", app.base))
-        .json(&slack)
-        .send()
-        .await
-        .unwrap();
+    let slack_answer = app.post_json(&format!("/{bin}/slack"), &slack).await;
     assert_eq!(
         text(slack_answer).await,
         (200, true, b"3eZbrw1aBm2rZgRN+/=".to_vec())
@@ -386,12 +384,7 @@ async fn each_handshake_is_answered_byte_exact_and_captured_with_its_kind() {
             ("handshake", Some("validation_token"), 200),
         ]
     );
-    let page = app
-        .get(&format!("/inspect/{bin}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/inspect/{bin}")).await;
     for label in [
         "handshake: Slack url_verification",
         "handshake: Meta hub.challenge",
@@ -458,12 +451,7 @@ async fn kaizala_requests_are_checked_against_the_bins_token_and_context() {
             (Value::Null, Value::Null),
         ]
     );
-    let page = app
-        .get(&format!("/inspect/{bin}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/inspect/{bin}")).await;
     for badge in [
         "token ok",
         "token mismatch",
@@ -566,12 +554,7 @@ async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_
         sent.headers()["location"],
         format!("/inspect/{bin}?sent=26&not_2xx=0")
     );
-    let page = app
-        .get(&format!("/inspect/{bin}?sent=26&not_2xx=0"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/inspect/{bin}?sent=26&not_2xx=0")).await;
     assert!(page.contains("Sent 26 sample events to the capture URL; each was answered 2xx."));
     // The page's shell line carries the bin's token and context.
     let token = app.settings(&bin).await["kaizala"]["callback_token"]
@@ -642,12 +625,7 @@ async fn the_sample_menu_sends_every_type_through_the_capture_url_with_the_bins_
         .await;
     assert_eq!(bogus.status(), 400);
     assert_eq!(app.all_requests(&bin).await.len(), 27);
-    let page = app
-        .get(&format!("/inspect/{bin}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&format!("/inspect/{bin}")).await;
     assert_eq!(page.matches("<option value=\"").count(), 14);
 }
 

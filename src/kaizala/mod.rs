@@ -200,10 +200,7 @@ fn context_text(value: &Value) -> Option<String> {
         Value::String(text) => text.clone(),
         other => other.to_string(),
     };
-    Some(match text.char_indices().nth(MAX_CONTEXT_CHARS) {
-        Some((cut, _)) => text[..cut].to_owned(),
-        None => text,
-    })
+    Some(clip_to(&text, MAX_CONTEXT_CHARS))
 }
 
 /// A string or number as text; other shapes are not indexable and give `None`.
@@ -216,7 +213,12 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_FIELD_CHARS) {
+    clip_to(text, MAX_FIELD_CHARS)
+}
+
+/// The first `max` characters of `text`.
+fn clip_to(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
         Some((cut, _)) => text[..cut].to_owned(),
         None => text.to_owned(),
     }
