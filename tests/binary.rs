@@ -305,3 +305,88 @@ async fn a_second_binspector_on_the_same_data_dir_refuses_to_start() {
     assert_eq!(stored.status(), 200);
     assert_eq!(all_requests(&client, &first.base, &bin).await.len(), 1);
 }
+
+#[tokio::test]
+async fn repeat_deliveries_are_named_across_a_restart_and_within_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = RunningBinary::start(&data, &[]);
+    let client = client();
+    let bin = create_bin(&client, &server.base).await;
+    let bin_id = bin["id"].as_str().unwrap().to_owned();
+    let send = |base: String, body: Value| {
+        let client = client.clone();
+        let url = format!("{base}/{bin_id}");
+        async move {
+            let answer: Value = client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let first = kaizala_event("TextMessageCreated", "evt-kept", json!({"text": "hello"}));
+    let deleted = kaizala_event("JobCreated", "evt-deleted", json!({"title": "gone"}));
+    let first_id = send(server.base.clone(), first.clone()).await;
+    let deleted_id = send(server.base.clone(), deleted.clone()).await;
+    for n in 0..10 {
+        let other = kaizala_event("TextMessageCreated", &format!("evt-{n}"), json!({}));
+        send(server.base.clone(), other).await;
+    }
+    // Twenty deliveries of one event at once land in the same few batches: one is the first,
+    // and every other names it.
+    let together = kaizala_event("MemberAdded", "evt-together", json!({"member": "+1555"}));
+    let ids = futures_util::future::join_all(
+        (0..20).map(|_| send(server.base.clone(), together.clone())),
+    )
+    .await;
+    let deleting = client
+        .delete(format!(
+            "{}/api/v1/bins/{bin_id}/requests/{deleted_id}",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleting.status(), 200);
+    server.signal("TERM");
+    assert_eq!(server.wait().code(), Some(0));
+
+    // After the restart the writer reads the bin's recent event keys back from the index.
+    let restarted = RunningBinary::start(&data, &[]);
+    let again = send(restarted.base.clone(), first).await;
+    let redelivered = send(restarted.base.clone(), deleted).await;
+    let requests = all_requests(&client, &restarted.base, &bin_id).await;
+    let by_id = |id: &str| {
+        requests
+            .iter()
+            .find(|request| request["id"] == id)
+            .unwrap_or_else(|| panic!("request {id} listed"))["kaizala"]
+            .clone()
+    };
+    assert_eq!(by_id(&again)["duplicate_of"], first_id.as_str());
+    assert_eq!(by_id(&again)["duplicate_identical"], true);
+    // Its first delivery was deleted: nothing stored is named.
+    assert_eq!(by_id(&redelivered)["duplicate_of"], Value::Null);
+    let mut firsts: Vec<&String> = ids
+        .iter()
+        .filter(|id| by_id(id)["duplicate_of"].is_null())
+        .collect();
+    assert_eq!(firsts.len(), 1, "one first delivery among {ids:?}");
+    let first_together = firsts.pop().unwrap();
+    let lowest = ids
+        .iter()
+        .map(|id| id.parse::<i64>().unwrap())
+        .min()
+        .unwrap();
+    assert_eq!(first_together, &lowest.to_string());
+    for id in ids.iter().filter(|id| *id != first_together) {
+        assert_eq!(by_id(id)["duplicate_of"], first_together.as_str(), "{id}");
+        assert_eq!(by_id(id)["duplicate_identical"], true);
+    }
+}

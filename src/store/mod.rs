@@ -6,6 +6,7 @@
 mod activity;
 mod checkpoint;
 mod commands;
+mod duplicates;
 mod health;
 mod live;
 mod queries;

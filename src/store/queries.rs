@@ -12,19 +12,17 @@ use crate::{headers, kaizala::KaizalaEvent, settings::answer::Handshake};
 
 /// Columns of a request other than its body, read from `requests r`. A duplicate is the same
 /// event delivered again: the same `eventId`, `eventType` and `objectId` (Kaizala's own samples
-/// reuse one `eventId` across event types, so the id alone is not enough); whether its body is
-/// byte for byte the first delivery's is read with it.
+/// reuse one `eventId` across event types, so the id alone is not enough). The writer found its
+/// first delivery (see `duplicates.rs`); it is named while it is still stored, and whether its
+/// body is byte for byte the first delivery's is read with it.
 const META_COLUMNS: &str = "r.seq, r.received_at, r.outcome, r.method, r.path, r.query, \
     r.headers, r.trailers, r.content_type, r.body_size, r.remote_addr, r.kz_event_type, \
     r.kz_event_id, r.kz_object_type, r.kz_object_id, r.handshake, r.kz_token, \
     r.kz_context_ok, r.response_status, r.response_latency_ms, \
-    (SELECT MIN(d.seq) FROM requests d WHERE d.bin_key = r.bin_key \
-        AND d.kz_event_id = r.kz_event_id AND d.kz_event_type = r.kz_event_type \
-        AND d.kz_object_id IS r.kz_object_id AND d.seq < r.seq) AS duplicate_of, \
+    (SELECT d.seq FROM requests d WHERE d.bin_key = r.bin_key AND d.seq = r.duplicate_of) \
+        AS duplicate_of, \
     (SELECT d.body_head = r.body_head AND d.body_rest = r.body_rest FROM requests d \
-        WHERE d.bin_key = r.bin_key AND d.kz_event_id = r.kz_event_id \
-        AND d.kz_event_type = r.kz_event_type AND d.kz_object_id IS r.kz_object_id \
-        AND d.seq < r.seq ORDER BY d.seq LIMIT 1) AS duplicate_identical";
+        WHERE d.bin_key = r.bin_key AND d.seq = r.duplicate_of) AS duplicate_identical";
 
 /// Columns of a bin, for [`bin_from_row`].
 const BIN_COLUMNS: &str =

@@ -25,9 +25,13 @@ use tokio::{
 use crate::limits::Limiter;
 
 use super::{
-    checkpoint, commands, health::Health, live::Hub, Arrival, Captured, Drops, NewRequest, Outcome,
-    TokenCheck, BODY_HEAD, MAX_BATCH,
+    checkpoint, commands,
+    duplicates::{self, Recent},
+    health::Health,
+    live::Hub,
+    Arrival, Captured, Drops, NewRequest, Outcome, TokenCheck, BODY_HEAD, MAX_BATCH,
 };
+use crate::kaizala::KaizalaEvent;
 use crate::settings::{
     answer::{Answer, Handshake},
     Settings,
@@ -36,14 +40,15 @@ use crate::settings::{
 /// Columns of one captured row, in the order the INSERT binds them (see [`bind_capture`]).
 const COLUMNS: &str = "id, bin_key, seq, received_at, outcome, method, path, query, headers, \
     trailers, content_type, body_size, remote_addr, kz_event_type, kz_event_id, kz_object_type, \
-    kz_object_id, handshake, kz_token, kz_context_ok, response_status, response_latency_ms, \
-    body_head, body_rest";
-const COLUMN_COUNT: usize = 24;
-/// Bins whose key, newest request number and settings the writer remembers, and the most bytes
-/// of settings among them (a bin's can take 80 KiB); beyond either it starts over (between
-/// batches).
+    kz_object_id, kz_event_key, duplicate_of, handshake, kz_token, kz_context_ok, \
+    response_status, response_latency_ms, body_head, body_rest";
+const COLUMN_COUNT: usize = 26;
+/// Bins whose key, newest request number, settings and recent event keys the writer remembers,
+/// the most bytes of settings among them (a bin's can take 80 KiB), and the most event keys
+/// (16 bytes each: 2 MiB); beyond any of them it starts over (between batches).
 const BINS_REMEMBERED: usize = 10_000;
 const SETTINGS_REMEMBERED: usize = 32 * 1024 * 1024;
+const KEYS_REMEMBERED: usize = 128 * 1024;
 
 /// Why a write was not done.
 #[derive(Debug, thiserror::Error)]
@@ -239,6 +244,7 @@ pub(super) async fn spawn(
         next_id,
         bins: HashMap::new(),
         settings_bytes: 0,
+        keys_remembered: 0,
         inserts: HashMap::new(),
         wal_too_long: wal_too_long.clone(),
         live,
@@ -254,14 +260,15 @@ pub(super) async fn spawn(
     })
 }
 
-/// A bin's key, the newest request number handed out in it, and its settings. Only the
-/// writer assigns numbers and counts `fail_next` down, so what it remembers is what the table
-/// holds.
+/// A bin's key, the newest request number handed out in it, its settings and its recent event
+/// keys. Only the writer assigns numbers, counts `fail_next` down and writes keys, so what it
+/// remembers is what the table holds.
 #[derive(Debug, Clone)]
 struct BinState {
     key: i64,
     last_seq: i64,
     settings: Settings,
+    recent: Recent,
 }
 
 struct Writer {
@@ -270,6 +277,8 @@ struct Writer {
     bins: HashMap<String, BinState>,
     /// Bytes of stored settings behind `bins` (since it last started over).
     settings_bytes: usize,
+    /// Event keys remembered in `bins`.
+    keys_remembered: usize,
     /// INSERT statements by row count (powers of two), built once.
     inserts: HashMap<usize, String>,
     wal_too_long: Arc<AtomicBool>,
@@ -291,6 +300,8 @@ struct Placed {
     answer: Answer,
     token_check: Option<TokenCheck>,
     context_ok: Option<bool>,
+    event_key: Option<i64>,
+    duplicate_of: Option<i64>,
     ack: CaptureAck,
 }
 
@@ -388,9 +399,13 @@ impl Writer {
     async fn place(&mut self, captures: Vec<(Box<NewRequest>, CaptureAck)>) -> Batch {
         // Forgetting happens only here, before the batch: a bin placed earlier in the batch
         // and read again from the table would get numbers the batch has already handed out.
-        if self.bins.len() >= BINS_REMEMBERED || self.settings_bytes >= SETTINGS_REMEMBERED {
+        if self.bins.len() >= BINS_REMEMBERED
+            || self.settings_bytes >= SETTINGS_REMEMBERED
+            || self.keys_remembered >= KEYS_REMEMBERED
+        {
             self.bins.clear();
             self.settings_bytes = 0;
+            self.keys_remembered = 0;
         }
         let mut batch = Batch {
             placed: Vec::with_capacity(captures.len()),
@@ -447,19 +462,76 @@ impl Writer {
                 ),
                 None => (None, None),
             };
+            let (bin_key, seq) = (bin.key, bin.last_seq);
+            let event_key = request.kaizala.as_ref().and_then(duplicates::event_key);
+            let duplicate_of = match (&request.kaizala, event_key) {
+                (Some(event), Some(key)) => {
+                    let candidates = bin.recent.candidates(key);
+                    let first = self
+                        .first_delivery(bin_key, candidates, event, &batch)
+                        .await;
+                    if let Some(bin) = self.bins.get_mut(&request.bin_id) {
+                        self.keys_remembered += bin.recent.push(key, seq);
+                    }
+                    first
+                }
+                _ => None,
+            };
             batch.placed.push(Placed {
                 id: self.next_id,
-                bin_key: bin.key,
-                seq: bin.last_seq,
+                bin_key,
+                seq,
                 request,
                 answer,
                 token_check,
                 context_ok,
+                event_key,
+                duplicate_of,
                 ack,
             });
             self.next_id += 1;
         }
         batch
+    }
+
+    /// The first of `candidates` (request numbers whose key matched, oldest first) that is
+    /// still stored and is a delivery of the same event: one written earlier in this batch, or
+    /// read from the table.
+    async fn first_delivery(
+        &mut self,
+        bin_key: i64,
+        candidates: Vec<i64>,
+        event: &KaizalaEvent,
+        batch: &Batch,
+    ) -> Option<i64> {
+        for seq in candidates {
+            let pending = batch
+                .placed
+                .iter()
+                .find(|placed| placed.bin_key == bin_key && placed.seq == seq);
+            let same = match pending {
+                Some(placed) => placed
+                    .request
+                    .kaizala
+                    .as_ref()
+                    .is_some_and(|first| duplicates::same_event(first, event)),
+                None => match stored_event(&mut self.conn, bin_key, seq).await {
+                    Ok(stored) => stored.is_some_and(|(event_type, event_id, object_id)| {
+                        event_type == event.event_type
+                            && event_id == event.event_id
+                            && object_id == event.object_id
+                    }),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "reading a first delivery failed");
+                        false
+                    }
+                },
+            };
+            if same {
+                return Some(seq);
+            }
+        }
+        None
     }
 
     /// The remembered state of a bin, read from the table the first time it is needed.
@@ -473,7 +545,17 @@ impl Writer {
             let Some((key, last_seq, settings)) = row else {
                 return Ok(None);
             };
+            // The bin's newest event keys, from the index alone.
+            let keys: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT kz_event_key, seq FROM requests \
+                 WHERE bin_key = ? AND kz_event_key IS NOT NULL ORDER BY seq DESC LIMIT ?",
+            )
+            .bind(key)
+            .bind(duplicates::WINDOW as i64)
+            .fetch_all(&mut self.conn)
+            .await?;
             self.settings_bytes += settings.len();
+            self.keys_remembered += keys.len();
             let settings = Settings::from_stored(&settings);
             self.bins.insert(
                 id.to_owned(),
@@ -481,6 +563,7 @@ impl Writer {
                     key,
                     last_seq,
                     settings,
+                    recent: Recent::from_newest_first(keys),
                 },
             );
         }
@@ -598,6 +681,24 @@ impl Writer {
     }
 }
 
+/// A stored request's event type, id and object id.
+type EventFields = (String, Option<String>, Option<String>);
+
+async fn stored_event(
+    conn: &mut SqliteConnection,
+    bin_key: i64,
+    seq: i64,
+) -> Result<Option<EventFields>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kz_event_type, kz_event_id, kz_object_id FROM requests \
+         WHERE bin_key = ? AND seq = ?",
+    )
+    .bind(bin_key)
+    .bind(seq)
+    .fetch_optional(conn)
+    .await
+}
+
 fn clone_error(err: &WriterError) -> WriterError {
     match err {
         WriterError::Unavailable(reason) => WriterError::Unavailable(reason.clone()),
@@ -656,6 +757,8 @@ fn bind_capture(insert: Insert<'_>, placed: Placed) -> (Insert<'_>, Written) {
         answer,
         token_check,
         context_ok,
+        event_key,
+        duplicate_of,
         ack,
     } = placed;
     let request = *request;
@@ -690,6 +793,8 @@ fn bind_capture(insert: Insert<'_>, placed: Placed) -> (Insert<'_>, Written) {
         .bind(event_id)
         .bind(object_type)
         .bind(object_id)
+        .bind(event_key)
+        .bind(duplicate_of)
         .bind(answer.handshake().map(Handshake::as_str))
         .bind(token_check.map(TokenCheck::as_str))
         .bind(context_ok)
