@@ -161,9 +161,7 @@ pub async fn capture(
         Err(err) => return Err(err.into()),
     };
     drop(reservation);
-    // At debug: formatting and writing a line per capture cost 7 µs of its CPU (BENCHMARKS.md),
-    // and the inspector itself is the record of what came.
-    tracing::debug!(
+    tracing::info!(
         request = id,
         method = %req.method(),
         bytes = body_size,
