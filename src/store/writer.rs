@@ -173,9 +173,6 @@ pub(crate) enum Job {
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Job>,
-    /// The priority lane: captures asking for a handshake, which a sender times (Graph gives
-    /// 10 s, Slack 3 s) and whose answers a user waits on while registering.
-    urgent: mpsc::Sender<Job>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -188,16 +185,12 @@ impl WriterHandle {
         wait: Duration,
     ) -> Result<Captured, WriterError> {
         let (ack, done) = oneshot::channel();
-        let lane = if request.asks.is_empty() {
-            &self.tx
-        } else {
-            &self.urgent
-        };
         let job = Job::Capture {
             request: Box::new(request),
             ack,
         };
-        lane.send_timeout(job, wait)
+        self.tx
+            .send_timeout(job, wait)
             .await
             .map_err(|err| match err {
                 mpsc::error::SendTimeoutError::Timeout(_) => WriterError::QueueFull,
@@ -240,7 +233,6 @@ pub(super) async fn spawn(
     capture_limit: Option<Limiter<String>>,
 ) -> Result<WriterHandle, sqlx::Error> {
     let (tx, rx) = mpsc::channel(queue_capacity);
-    let (urgent, urgent_rx) = mpsc::channel(queue_capacity);
     let wal_too_long = Arc::new(AtomicBool::new(false));
 
     let mut writer = Writer {
@@ -254,11 +246,10 @@ pub(super) async fn spawn(
         capture_limit,
     };
     // The writer is not aborted at shutdown: it ends itself after flushing the queue.
-    drop(tokio::spawn(async move { writer.run(rx, urgent_rx).await }));
+    drop(tokio::spawn(async move { writer.run(rx).await }));
     let checkpointer = tokio::spawn(checkpoint::run(checkpoint_conn, database, wal_too_long));
     Ok(WriterHandle {
         tx,
-        urgent,
         tasks: Arc::new(Mutex::new(vec![checkpointer])),
     })
 }
@@ -312,40 +303,14 @@ struct Batch {
 }
 
 impl Writer {
-    async fn run(&mut self, mut rx: mpsc::Receiver<Job>, mut urgent: mpsc::Receiver<Job>) {
+    async fn run(&mut self, mut rx: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut shutdown = None;
         let mut restarting = false;
-        let mut last_was_urgent = false;
-        loop {
-            // A handshake waits for the batch being written, then goes in a small batch of
-            // its own ahead of everything queued meanwhile: its p99 under saturation fell
-            // from 9 to N ms (BENCHMARKS.md). The lanes take turns when both are full, so a
-            // flood of handshakes cannot hold captures back.
-            let (first, from_urgent) = if last_was_urgent {
-                tokio::select! {
-                    biased;
-                    job = rx.recv() => match job {
-                        Some(job) => (job, false),
-                        None => break,
-                    },
-                    Some(job) = urgent.recv() => (job, true),
-                }
-            } else {
-                tokio::select! {
-                    biased;
-                    Some(job) = urgent.recv() => (job, true),
-                    job = rx.recv() => match job {
-                        Some(job) => (job, false),
-                        None => break,
-                    },
-                }
-            };
-            last_was_urgent = from_urgent;
-            let lane = if from_urgent { &mut urgent } else { &mut rx };
+        while let Some(first) = rx.recv().await {
             batch.push(first);
             while batch.len() < MAX_BATCH {
-                match lane.try_recv() {
+                match rx.try_recv() {
                     Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
@@ -375,11 +340,9 @@ impl Writer {
             }
         }
         // Whatever was queued before the shutdown request still gets written.
-        for lane in [&mut urgent, &mut rx] {
-            lane.close();
-            while let Ok(job) = lane.try_recv() {
-                batch.push(job);
-            }
+        rx.close();
+        while let Ok(job) = rx.try_recv() {
+            batch.push(job);
         }
         if let Some(more) = self.process(&mut batch).await {
             shutdown.get_or_insert(more);
