@@ -1,7 +1,7 @@
 -- Repeat deliveries are found when they are written, and two indexes go.
 --
--- requests.kz_event_key   a 64-bit FNV-1a hash of the event's type, id and object id (see
---                         src/store/duplicates.rs), NULL when it is not a Kaizala event with an
+-- requests.kz_event_key   the first 8 bytes of a SHA-256 of the event's type, id and object id
+--                         (src/store/duplicates.rs), NULL when it is not a Kaizala event with an
 --                         eventId; the writer keeps each bin's recent keys in memory and reads
 --                         them back from requests_by_bin. NULL for requests stored before this
 --                         migration (SQL cannot compute it), so their repeats arriving later

@@ -2,39 +2,42 @@
 //! which the writer keeps and reads back from `requests_by_bin` when it first meets the bin.
 //!
 //! An index on the event id would find every repeat, but its random keys dirtied a page of
-//! their own per capture: about 20 µs a capture (BENCHMARKS.md, "Where the time went"). A
-//! repeat is recognised when its first delivery is among the bin's last [`WINDOW`] Kaizala
-//! events, which holds retries that come minutes or hours later in all but the busiest bins.
+//! their own per capture and, once it outgrew SQLite's page cache, read one too: about 20 µs a
+//! capture, growing with the database (BENCHMARKS.md, "Where the time went"). A repeat is
+//! recognised when its first delivery is among the bin's last [`WINDOW`] Kaizala events, which
+//! holds retries that come minutes or hours later in all but the busiest bins.
 
-use std::{collections::VecDeque, hash::Hasher};
+use std::collections::VecDeque;
+
+use ring::digest::{digest, SHA256};
 
 use crate::kaizala::KaizalaEvent;
 
 /// Kaizala events per bin whose keys are remembered.
 pub const WINDOW: usize = 1024;
 
-/// The stored key of an event: FNV-1a over its type, id and object id (the three that make
-/// two deliveries the same event); `None` without an `eventId`. A hit is checked against the
-/// stored fields before it counts, so a collision never names the wrong request.
+/// The stored key of an event: the first 8 bytes of SHA-256 over its type, id and object id
+/// (the three that make two deliveries the same event); `None` without an `eventId`.
+///
+/// Keys are trusted without reading the first delivery back (a read per repeat cost the
+/// one-body benchmark two thirds of its throughput), so they must not collide on purpose:
+/// matching a given event's key is a 2^64 search, and a sender who makes two events of their
+/// own collide (2^32) only labels their own second event a repeat.
 pub fn event_key(event: &KaizalaEvent) -> Option<i64> {
     let id = event.event_id.as_deref()?;
-    let mut hasher = fnv::FnvHasher::default();
-    hasher.write(event.event_type.as_bytes());
-    hasher.write(&[0]);
-    hasher.write(id.as_bytes());
-    match &event.object_id {
-        Some(object) => {
-            hasher.write(&[1]);
-            hasher.write(object.as_bytes());
-        }
-        None => hasher.write(&[0]),
-    }
-    Some(hasher.finish() as i64)
-}
-
-/// Whether two events are deliveries of the same one.
-pub fn same_event(a: &KaizalaEvent, b: &KaizalaEvent) -> bool {
-    a.event_type == b.event_type && a.event_id == b.event_id && a.object_id == b.object_id
+    let object = event.object_id.as_deref();
+    let text = [
+        event.event_type.as_bytes(),
+        &[0],
+        id.as_bytes(),
+        &[u8::from(object.is_some())],
+        object.unwrap_or_default().as_bytes(),
+    ]
+    .concat();
+    let hash = digest(&SHA256, &text);
+    let mut first = [0; 8];
+    first.copy_from_slice(&hash.as_ref()[..8]);
+    Some(i64::from_be_bytes(first))
 }
 
 /// One bin's most recent event keys with their request numbers, oldest first.
@@ -51,26 +54,25 @@ impl Recent {
         }
     }
 
-    /// The requests remembered with this key, oldest first.
-    pub fn candidates(&self, key: i64) -> Vec<i64> {
+    /// The oldest request remembered with this key.
+    pub fn first(&self, key: i64) -> Option<i64> {
         self.keys
             .iter()
-            .filter(|(stored, _)| *stored == key)
+            .find(|(stored, _)| *stored == key)
             .map(|(_, seq)| *seq)
-            .collect()
     }
 
     /// Remembers a request's key, forgetting the oldest beyond [`WINDOW`]; returns how many
     /// entries were added (0 or 1) for the writer's memory count.
     pub fn push(&mut self, key: i64, seq: i64) -> usize {
-        if self.keys.len() >= WINDOW {
+        let added = if self.keys.len() >= WINDOW {
             self.keys.pop_front();
-            self.keys.push_back((key, seq));
             0
         } else {
-            self.keys.push_back((key, seq));
             1
-        }
+        };
+        self.keys.push_back((key, seq));
+        added
     }
 }
 
@@ -92,12 +94,13 @@ mod tests {
     fn keys_are_stable_and_tell_the_three_fields_apart() {
         let text = event("TextMessageCreated", Some("e1"), Some("g1"));
         // Stored in the database: the value must never change between builds.
-        assert_eq!(event_key(&text), Some(-0x7b32_3d8f_6cb9_70fe));
+        assert_eq!(event_key(&text), Some(-0x1fe6_18fe_a9f5_4034));
         let others = [
             event("MemberAdded", Some("e1"), Some("g1")),
             event("TextMessageCreated", Some("e2"), Some("g1")),
             event("TextMessageCreated", Some("e1"), Some("g2")),
             event("TextMessageCreated", Some("e1"), None),
+            event("TextMessageCreated", Some("e1"), Some("")),
             // The separators keep moved bytes apart.
             event("TextMessageCreatede", Some("1"), Some("g1")),
         ];
@@ -111,17 +114,17 @@ mod tests {
     }
 
     #[test]
-    fn the_window_keeps_the_newest_and_lists_candidates_oldest_first() {
+    fn the_window_keeps_the_newest_and_names_the_oldest_match() {
         let mut recent = Recent::from_newest_first(vec![(7, 3), (5, 2), (7, 1)]);
-        assert_eq!(recent.candidates(7), vec![1, 3]);
-        assert_eq!(recent.candidates(9), Vec::<i64>::new());
+        assert_eq!(recent.first(7), Some(1));
+        assert_eq!(recent.first(9), None);
         let mut added = 0;
         for seq in 4..4 + WINDOW as i64 {
             added += recent.push(100 + seq, seq);
         }
         assert_eq!(added, WINDOW - 3);
         assert_eq!(recent.keys.len(), WINDOW);
-        assert!(recent.candidates(7).is_empty());
-        assert_eq!(recent.candidates(104), vec![4]);
+        assert_eq!(recent.first(7), None);
+        assert_eq!(recent.first(104), Some(4));
     }
 }

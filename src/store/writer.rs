@@ -31,7 +31,6 @@ use super::{
     live::Hub,
     Arrival, Captured, Drops, NewRequest, Outcome, TokenCheck, BODY_HEAD, MAX_BATCH,
 };
-use crate::kaizala::KaizalaEvent;
 use crate::settings::{
     answer::{Answer, Handshake},
     Settings,
@@ -454,19 +453,11 @@ impl Writer {
             };
             let (bin_key, seq) = (bin.key, bin.last_seq);
             let event_key = request.kaizala.as_ref().and_then(duplicates::event_key);
-            let duplicate_of = match (&request.kaizala, event_key) {
-                (Some(event), Some(key)) => {
-                    let candidates = bin.recent.candidates(key);
-                    let first = self
-                        .first_delivery(bin_key, candidates, event, &batch)
-                        .await;
-                    if let Some(bin) = self.bins.get_mut(&request.bin_id) {
-                        self.keys_remembered += bin.recent.push(key, seq);
-                    }
-                    first
-                }
-                _ => None,
-            };
+            let duplicate_of = event_key.and_then(|key| {
+                let first = bin.recent.first(key);
+                self.keys_remembered += bin.recent.push(key, seq);
+                first
+            });
             batch.placed.push(Placed {
                 bin_key,
                 seq,
@@ -480,46 +471,6 @@ impl Writer {
             });
         }
         batch
-    }
-
-    /// The first of `candidates` (request numbers whose key matched, oldest first) that is
-    /// still stored and is a delivery of the same event: one written earlier in this batch, or
-    /// read from the table.
-    async fn first_delivery(
-        &mut self,
-        bin_key: i64,
-        candidates: Vec<i64>,
-        event: &KaizalaEvent,
-        batch: &Batch,
-    ) -> Option<i64> {
-        for seq in candidates {
-            let pending = batch
-                .placed
-                .iter()
-                .find(|placed| placed.bin_key == bin_key && placed.seq == seq);
-            let same = match pending {
-                Some(placed) => placed
-                    .request
-                    .kaizala
-                    .as_ref()
-                    .is_some_and(|first| duplicates::same_event(first, event)),
-                None => match stored_event(&mut self.conn, bin_key, seq).await {
-                    Ok(stored) => stored.is_some_and(|(event_type, event_id, object_id)| {
-                        event_type == event.event_type
-                            && event_id == event.event_id
-                            && object_id == event.object_id
-                    }),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "reading a first delivery failed");
-                        false
-                    }
-                },
-            };
-            if same {
-                return Some(seq);
-            }
-        }
-        None
     }
 
     /// The remembered state of a bin, read from the table the first time it is needed.
@@ -661,24 +612,6 @@ impl Writer {
     }
 }
 
-/// A stored request's event type, id and object id.
-type EventFields = (String, Option<String>, Option<String>);
-
-async fn stored_event(
-    conn: &mut SqliteConnection,
-    bin_key: i64,
-    seq: i64,
-) -> Result<Option<EventFields>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT kz_event_type, kz_event_id, kz_object_id FROM requests \
-         WHERE bin_key = ? AND seq = ?",
-    )
-    .bind(bin_key)
-    .bind(seq)
-    .fetch_optional(conn)
-    .await
-}
-
 fn clone_error(err: &WriterError) -> WriterError {
     match err {
         WriterError::Unavailable(reason) => WriterError::Unavailable(reason.clone()),
@@ -688,7 +621,7 @@ fn clone_error(err: &WriterError) -> WriterError {
 
 /// The INSERT of `rows` rows. sqlx keeps the statements it prepared by their text, so each
 /// batch size is prepared once. (Padding batches to a power of two with NULL rows, to prepare
-/// fewer, cost 3.5 µs a capture: BENCHMARKS.md, "Tricks".)
+/// fewer, cost 3.9 µs a capture: BENCHMARKS.md, "Tricks".)
 fn insert_statement(rows: usize) -> String {
     let row = format!("({})", vec!["?"; COLUMNS.split(',').count()].join(", "));
     format!(
