@@ -65,7 +65,10 @@ DROP TABLE requests;
 ALTER TABLE requests_v7 RENAME TO requests;
 
 -- Listings walk a bin's requests by number and may filter on the event type; the writer reads
--- a bin's recent event keys. All three come from this one index, without the rows.
+-- a bin's recent event keys. All three come from this one index, without the rows. It no
+-- longer enforces that (bin_key, seq) is unique, which would take a second index per capture:
+-- only the writer hands numbers out, from bins.last_seq, which it moves in the same
+-- transaction as the rows.
 CREATE INDEX requests_by_bin ON requests (bin_key, seq, kz_event_type, kz_event_key);
 
 CREATE TRIGGER requests_counted_out AFTER DELETE ON requests

@@ -74,6 +74,11 @@ impl Recent {
         self.keys.push_back((key, seq));
         added
     }
+
+    /// How many keys are remembered.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +128,7 @@ mod tests {
             added += recent.push(100 + seq, seq);
         }
         assert_eq!(added, WINDOW - 3);
-        assert_eq!(recent.keys.len(), WINDOW);
+        assert_eq!(recent.len(), WINDOW);
         assert_eq!(recent.first(7), None);
         assert_eq!(recent.first(104), Some(4));
     }

@@ -43,10 +43,11 @@ const COLUMNS: &str = "bin_key, seq, received_at, outcome, method, path, query, 
     response_status, response_latency_ms, body_head, body_rest";
 /// Bins whose key, newest request number, settings and recent event keys the writer remembers,
 /// the most bytes of settings among them (a bin's can take 80 KiB), and the most event keys
-/// (16 bytes each: 2 MiB); beyond any of them it starts over (between batches).
+/// (16 bytes each: 8 MiB, 512 bins' full windows); beyond any of them it starts over (between
+/// batches).
 const BINS_REMEMBERED: usize = 10_000;
 const SETTINGS_REMEMBERED: usize = 32 * 1024 * 1024;
-const KEYS_REMEMBERED: usize = 128 * 1024;
+const KEYS_REMEMBERED: usize = 512 * 1024;
 
 /// Why a write was not done.
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +262,8 @@ struct BinState {
     key: i64,
     last_seq: i64,
     settings: Settings,
+    /// The size of the settings as stored, counted in `Writer::settings_bytes`.
+    settings_bytes: usize,
     recent: Recent,
 }
 
@@ -383,7 +386,8 @@ impl Writer {
         shutdown
     }
 
-    /// Gives each capture its id, its number within its bin, its answer and its Kaizala checks.
+    /// Gives each capture its number within its bin, its answer, its Kaizala checks and its
+    /// first delivery if it is a repeat.
     /// Captures of bins that no longer exist are answered here and left out.
     async fn place(&mut self, captures: Vec<(Box<NewRequest>, CaptureAck)>) -> Batch {
         // Forgetting happens only here, before the batch: a bin placed earlier in the batch
@@ -453,9 +457,12 @@ impl Writer {
             };
             let (bin_key, seq) = (bin.key, bin.last_seq);
             let event_key = request.kaizala.as_ref().and_then(duplicates::event_key);
+            // Only first deliveries are remembered, so a repeat names the first one.
             let duplicate_of = event_key.and_then(|key| {
                 let first = bin.recent.first(key);
-                self.keys_remembered += bin.recent.push(key, seq);
+                if first.is_none() {
+                    self.keys_remembered += bin.recent.push(key, seq);
+                }
                 first
             });
             batch.placed.push(Placed {
@@ -484,16 +491,20 @@ impl Writer {
             let Some((key, last_seq, settings)) = row else {
                 return Ok(None);
             };
-            // The bin's newest event keys, from the index alone.
+            // The bin's newest event keys, from the index alone, looking no further back than
+            // a few windows' worth of requests (other requests have no key).
+            let window = duplicates::WINDOW as i64;
             let keys: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT kz_event_key, seq FROM requests \
-                 WHERE bin_key = ? AND kz_event_key IS NOT NULL ORDER BY seq DESC LIMIT ?",
+                "SELECT kz_event_key, seq FROM requests WHERE bin_key = ? AND seq > ? \
+                 AND kz_event_key IS NOT NULL ORDER BY seq DESC LIMIT ?",
             )
             .bind(key)
-            .bind(duplicates::WINDOW as i64)
+            .bind(last_seq - 4 * window)
+            .bind(window)
             .fetch_all(&mut self.conn)
             .await?;
-            self.settings_bytes += settings.len();
+            let settings_bytes = settings.len();
+            self.settings_bytes += settings_bytes;
             self.keys_remembered += keys.len();
             let settings = Settings::from_stored(&settings);
             self.bins.insert(
@@ -502,6 +513,7 @@ impl Writer {
                     key,
                     last_seq,
                     settings,
+                    settings_bytes,
                     recent: Recent::from_newest_first(keys),
                 },
             );
@@ -561,12 +573,20 @@ impl Writer {
                 // The numbers handed out and failures counted may not have been stored: read
                 // them again next time.
                 for (bin_id, _, _, _) in &written {
-                    self.bins.remove(bin_id);
+                    self.forget(bin_id);
                 }
                 for (_, _, _, ack) in written {
                     let _ = ack.send(Err(clone_error(&err)));
                 }
             }
+        }
+    }
+
+    /// Drops what is remembered of a bin; it is read from the table when next needed.
+    fn forget(&mut self, id: &str) {
+        if let Some(bin) = self.bins.remove(id) {
+            self.settings_bytes = self.settings_bytes.saturating_sub(bin.settings_bytes);
+            self.keys_remembered = self.keys_remembered.saturating_sub(bin.recent.len());
         }
     }
 
@@ -584,12 +604,12 @@ impl Writer {
 
     async fn run_command(&mut self, command: &Command) -> Result<u64, WriterError> {
         // A deleted bin's key can be handed to a new bin: forget what was remembered of it.
+        // A cleared bin's remembered event keys would name deleted requests.
         match command {
             Command::DeleteBin { id }
             | Command::DeleteIdle { bin_id: id, .. }
-            | Command::PutSettings { bin_id: id, .. } => {
-                self.bins.remove(id);
-            }
+            | Command::ClearBin { id }
+            | Command::PutSettings { bin_id: id, .. } => self.forget(id),
             _ => {}
         }
         match commands::run(&mut self.conn, command).await {
