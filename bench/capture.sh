@@ -198,9 +198,8 @@ oha_get() { # OUT URL [oha flags...]
 }
 
 # Fills DB with NBINS new bins of ROWS_PER_BIN Kaizala requests each, in one transaction,
-# exactly as the writer would have stored them (ids grow, each bin numbers its requests from 1).
-# The writer keeps the per-bin counts and last numbers, so rows written from outside set them
-# here. Prints the bin ids.
+# exactly as the writer would have stored them (ids grow, each bin numbers its requests from 1;
+# the schema's triggers keep the per-bin counts and last numbers). Prints the bin ids.
 fill_db() {
     local db=$1 nbins=$2 per_bin=$3 now_ms base bins
     now_ms=$(date +%s%3N)
@@ -243,14 +242,6 @@ SELECT $base + i + 1, bin_key, i % $per_bin + 1, $now_ms - 3600000 + i / 10, 'st
 FROM (SELECT i, bin_key, event_type, event_id,
         CAST(replace(replace('$template', '@TYPE@', event_type), '@EID@', event_id) AS BLOB) AS b
       FROM rows);
-UPDATE bins SET
-    request_count = (SELECT count(*) FROM requests r WHERE r.bin_key = bins.key),
-    last_seq = (SELECT COALESCE(MAX(seq), 0) FROM requests r WHERE r.bin_key = bins.key)
-WHERE key IN (SELECT bin_key FROM fill_bins);
-INSERT INTO bin_event_counts (bin_key, event_type, count)
-    SELECT bin_key, kz_event_type, count(*) FROM requests
-    WHERE bin_key IN (SELECT bin_key FROM fill_bins) AND kz_event_type IS NOT NULL
-    GROUP BY bin_key, kz_event_type;
 COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL

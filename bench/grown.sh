@@ -104,12 +104,6 @@ SELECT b.key, i.n / 100 + 1, 1764000000000 + i.n, 'stored', 'POST', '/', '',
     'application/json', 1000, 'TextMessageCreated', lower(hex(randomblob(16))), 'Group',
     'group-1', random(), randomblob(1000), x''
 FROM i JOIN numbered b ON b.n = i.n % 100;
--- The writer keeps these counters; rows written from outside must set them.
-UPDATE bins SET
-    request_count = (SELECT count(*) FROM requests r WHERE r.bin_key = bins.key),
-    last_seq = (SELECT COALESCE(MAX(seq), 0) FROM requests r WHERE r.bin_key = bins.key);
-INSERT INTO bin_event_counts (bin_key, event_type, count)
-    SELECT bin_key, kz_event_type, count(*) FROM requests GROUP BY bin_key, kz_event_type;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
 log "filled: $(du -sh "$WORK/grown" | cut -f1); $ROUNDS rounds of $DURATION on it"

@@ -15,10 +15,7 @@
 -- requests_by_event_type cost another ~7 µs for the event-type filter, which now reads the type
 -- from requests_by_bin, which holds it. As in 0004 and 0006 the new columns go before the
 -- bodies, so the table is rebuilt.
---
--- The counters a capture moves (bins.request_count, last_seq, active_at and bin_event_counts)
--- are now added by the writer once per bin per batch, in the batch's transaction; the triggers
--- that did it once per row are not recreated. Deletes still count down by trigger.
+
 
 CREATE TABLE requests_v7 (
     id                  INTEGER PRIMARY KEY NOT NULL,
@@ -67,9 +64,24 @@ ALTER TABLE requests_v7 RENAME TO requests;
 -- Listings walk a bin's requests by number and may filter on the event type; the writer reads
 -- a bin's recent event keys. All three come from this one index, without the rows. It no
 -- longer enforces that (bin_key, seq) is unique, which would take a second index per capture:
--- only the writer hands numbers out, from bins.last_seq, which it moves in the same
--- transaction as the rows.
+-- only the writer hands numbers out, from bins.last_seq, which the trigger below moves in the
+-- same statement as the rows.
 CREATE INDEX requests_by_bin ON requests (bin_key, seq, kz_event_type, kz_event_key);
+
+CREATE TRIGGER requests_counted_in AFTER INSERT ON requests
+BEGIN
+    UPDATE bins SET request_count = request_count + 1, last_seq = MAX(last_seq, NEW.seq),
+        active_at = MAX(active_at, NEW.received_at)
+    WHERE key = NEW.bin_key;
+END;
+
+CREATE TRIGGER requests_event_counted_in AFTER INSERT ON requests
+WHEN NEW.kz_event_type IS NOT NULL
+BEGIN
+    INSERT INTO bin_event_counts (bin_key, event_type, count)
+    VALUES (NEW.bin_key, NEW.kz_event_type, 1)
+    ON CONFLICT (bin_key, event_type) DO UPDATE SET count = count + 1;
+END;
 
 CREATE TRIGGER requests_counted_out AFTER DELETE ON requests
 BEGIN

@@ -526,7 +526,6 @@ impl Writer {
             placed: captures,
             fail_counts,
         } = batch;
-        let tally = Tally::of(&captures);
         let sql = insert_statement(captures.len());
         // The values are moved into the statement, not borrowed: sqlx would copy every
         // borrowed value before handing the statement to its SQLite thread.
@@ -537,7 +536,7 @@ impl Writer {
             insert = bound;
             written.push(written_row);
         }
-        let result = execute(&mut self.conn, insert, tally, &fail_counts).await;
+        let result = execute(&mut self.conn, insert, &fail_counts).await;
         let outcome = match result {
             Ok(rows) if rows == written.len() as u64 => {
                 // Only captures landing again clear a failure: a sweep that deletes nothing
@@ -652,78 +651,18 @@ fn insert_statement(rows: usize) -> String {
 
 type Insert<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
-/// What a batch adds to its bins' counters: per bin its captures, newest number and newest
-/// arrival; per bin and Kaizala event type its captures. Written once per bin and type per
-/// batch; triggers did it once per row, which cost about 7 µs a capture more (A/B, 3 pairs:
-/// BENCHMARKS.md, "Tricks").
-/// Deletes still count down by trigger (migration 0007).
-struct Tally {
-    bins: HashMap<i64, (i64, i64, i64)>,
-    events: HashMap<(i64, String), i64>,
-}
-
-impl Tally {
-    fn of(captures: &[Placed]) -> Tally {
-        let mut tally = Tally {
-            bins: HashMap::new(),
-            events: HashMap::new(),
-        };
-        for placed in captures {
-            let bin = tally.bins.entry(placed.bin_key).or_insert((0, 0, 0));
-            bin.0 += 1;
-            bin.1 = bin.1.max(placed.seq);
-            bin.2 = bin.2.max(placed.request.received_at);
-            if let Some(event) = &placed.request.kaizala {
-                *tally
-                    .events
-                    .entry((placed.bin_key, event.event_type.clone()))
-                    .or_insert(0) += 1;
-            }
-        }
-        tally
-    }
-
-    /// Adds the counts to `bins` and `bin_event_counts`.
-    async fn write(self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        let mut bins = sqlx::QueryBuilder::new(
-            "UPDATE bins SET request_count = request_count + v.column2, \
-             last_seq = MAX(last_seq, v.column3), active_at = MAX(active_at, v.column4) FROM (",
-        );
-        bins.push_values(self.bins, |mut row, (key, (count, last_seq, at))| {
-            row.push_bind(key)
-                .push_bind(count)
-                .push_bind(last_seq)
-                .push_bind(at);
-        });
-        bins.push(") AS v WHERE bins.key = v.column1");
-        bins.build().execute(&mut *conn).await?;
-        if !self.events.is_empty() {
-            let mut events = sqlx::QueryBuilder::new(
-                "INSERT INTO bin_event_counts (bin_key, event_type, count) ",
-            );
-            events.push_values(self.events, |mut row, ((key, event_type), count)| {
-                row.push_bind(key).push_bind(event_type).push_bind(count);
-            });
-            events.push(
-                " ON CONFLICT (bin_key, event_type) DO UPDATE SET count = count + excluded.count",
-            );
-            events.build().execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Runs the batch's INSERT, its counters' updates and the `fail_next` counts it moved, in one
-/// transaction; returns the rows inserted.
+/// Runs the batch's INSERT (triggers add to the bins' counters), and when it counted
+/// `fail_next` down, the counts' updates in the same transaction; returns the rows inserted.
 async fn execute(
     conn: &mut SqliteConnection,
     insert: Insert<'_>,
-    tally: Tally,
     fail_counts: &HashMap<i64, u32>,
 ) -> Result<u64, sqlx::Error> {
+    if fail_counts.is_empty() {
+        return Ok(insert.execute(conn).await?.rows_affected());
+    }
     let mut tx = sqlx::Connection::begin(conn).await?;
     let rows = insert.execute(&mut *tx).await?.rows_affected();
-    tally.write(&mut tx).await?;
     for (key, count) in fail_counts {
         sqlx::query(
             "UPDATE bins SET settings = json_set(settings, '$.fail_next.count', ?) WHERE key = ?",
