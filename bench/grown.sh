@@ -92,7 +92,7 @@ log "filling a database with $ROWS requests"
 start "$WORK/grown"
 BINS=$(make_bins)
 stop
-sqlite3 "$WORK/grown/binspector.db" <<SQL
+sqlite3 "$WORK/grown/binspector.db" >/dev/null <<SQL
 PRAGMA synchronous = OFF;
 CREATE TEMP TABLE numbered AS SELECT row_number() OVER (ORDER BY key) - 1 AS n, key FROM bins;
 WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < $ROWS - 1)
