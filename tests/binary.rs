@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use common::{all_requests, client, create_bin, kaizala_event, RunningBinary};
+use common::{all_requests, capture_json, client, create_bin, kaizala_event, RunningBinary};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -317,18 +317,7 @@ async fn repeat_deliveries_are_named_across_a_restart_and_within_one_batch() {
     let send = |base: String, body: Value| {
         let client = client.clone();
         let url = format!("{base}/{bin_id}");
-        async move {
-            let answer: Value = client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer["id"].as_str().unwrap().to_owned()
-        }
+        async move { capture_json(&client, &url, &body).await }
     };
     let first = kaizala_event("TextMessageCreated", "evt-kept", json!({"text": "hello"}));
     let deleted = kaizala_event("JobCreated", "evt-deleted", json!({"title": "gone"}));

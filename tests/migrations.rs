@@ -138,6 +138,7 @@ async fn upgrades_keep_every_request_count_duplicate_link_and_body_and_number_re
                 body_size: 4,
                 remote_addr: None,
                 kaizala: None,
+                event_key: None,
                 asks: Default::default(),
                 callback_token: None,
                 started: std::time::Instant::now(),

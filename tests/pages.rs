@@ -42,17 +42,7 @@ async fn own_form(app: &TestApp, path: &str) -> reqwest::Response {
 }
 
 async fn post_json(app: &TestApp, bin: &str, body: &serde_json::Value) -> String {
-    let answer: serde_json::Value = app
-        .client
-        .post(format!("{}/{bin}", app.base))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["id"].as_str().unwrap().to_owned()
+    common::capture_json(&app.client, &format!("{}/{bin}", app.base), body).await
 }
 
 #[actix_web::test]

@@ -14,7 +14,7 @@ use crate::{
     kaizala,
     server::tap::{Field, RawHead},
     settings::answer::Asks,
-    store::{NewRequest, Outcome},
+    store::{duplicates, NewRequest, Outcome},
 };
 
 /// Splits a request path into the bin id and the path below it:
@@ -78,6 +78,7 @@ pub fn new_request(
                 .get("kz-callback-token")
                 .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         }),
+        event_key: kaizala.as_ref().and_then(duplicates::event_key),
         kaizala,
         asks: Asks::default(),
         started: Instant::now(),

@@ -6,7 +6,7 @@
 mod activity;
 mod checkpoint;
 mod commands;
-mod duplicates;
+pub(crate) mod duplicates;
 mod health;
 mod live;
 mod queries;
@@ -114,6 +114,9 @@ pub struct NewRequest {
     pub body_size: u64,
     pub remote_addr: Option<String>,
     pub kaizala: Option<KaizalaEvent>,
+    /// The event's key for finding repeats (see [`duplicates::event_key`]), worked out by the
+    /// handler so the single writer does not hash.
+    pub event_key: Option<i64>,
     /// The handshakes it asks for; its bin's settings decide whether one answers it.
     pub asks: Asks,
     /// The `kz-callback-token` header, checked against the bin's callback token.

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{headers, kaizala::KaizalaEvent, settings::answer::Handshake};
 
-/// Columns of a request other than its body, read from `requests r`. A duplicate is the same
+/// Columns of a request other than its body, read from [`REQUESTS`]. A duplicate is the same
 /// event delivered again: the same `eventId`, `eventType` and `objectId` (Kaizala's own samples
 /// reuse one `eventId` across event types, so the id alone is not enough). The writer found its
 /// first delivery (see `duplicates.rs`); it is named while it is still stored, and whether its
@@ -18,11 +18,12 @@ use crate::{headers, kaizala::KaizalaEvent, settings::answer::Handshake};
 const META_COLUMNS: &str = "r.seq, r.received_at, r.outcome, r.method, r.path, r.query, \
     r.headers, r.trailers, r.content_type, r.body_size, r.remote_addr, r.kz_event_type, \
     r.kz_event_id, r.kz_object_type, r.kz_object_id, r.handshake, r.kz_token, \
-    r.kz_context_ok, r.response_status, r.response_latency_ms, \
-    (SELECT d.seq FROM requests d WHERE d.bin_key = r.bin_key AND d.seq = r.duplicate_of) \
-        AS duplicate_of, \
-    (SELECT d.body_head = r.body_head AND d.body_rest = r.body_rest FROM requests d \
-        WHERE d.bin_key = r.bin_key AND d.seq = r.duplicate_of) AS duplicate_identical";
+    r.kz_context_ok, r.response_status, r.response_latency_ms, d.seq AS duplicate_of, \
+    d.body_head = r.body_head AND d.body_rest = r.body_rest AS duplicate_identical";
+
+/// The requests `r`, each with its first delivery `d` when it is a repeat still stored.
+const REQUESTS: &str = "requests r LEFT JOIN requests d \
+    ON d.bin_key = r.bin_key AND d.seq = r.duplicate_of";
 
 /// Columns of a bin, for [`bin_from_row`].
 const BIN_COLUMNS: &str =
@@ -92,7 +93,7 @@ impl Store {
             sqlx::QueryBuilder::new(format!("SELECT {META_COLUMNS}, substr(r.body_head, 1, "));
         query
             .push_bind(i64::try_from(prefix).unwrap_or(0))
-            .push(") AS body_head FROM requests r WHERE r.bin_key = ")
+            .push(format!(") AS body_head FROM {REQUESTS} WHERE r.bin_key = "))
             .push_bind(bin.key);
         if let Some(event_type) = listing.event_type {
             query.push(" AND r.kz_event_type = ").push_bind(event_type);
@@ -134,7 +135,7 @@ impl Store {
     ) -> Result<Option<StoredRequest>, sqlx::Error> {
         let prefix = i64::try_from(body_prefix.min(BODY_HEAD)).unwrap_or(0);
         let row = sqlx::query(&format!(
-            "SELECT {META_COLUMNS}, substr(r.body_head, 1, ?) AS body_head FROM requests r \
+            "SELECT {META_COLUMNS}, substr(r.body_head, 1, ?) AS body_head FROM {REQUESTS} \
              WHERE r.bin_key = ? AND r.seq = ?"
         ))
         .bind(prefix)
@@ -154,7 +155,7 @@ impl Store {
         seq: i64,
     ) -> Result<Option<StoredRequest>, sqlx::Error> {
         let row = sqlx::query(&format!(
-            "SELECT {META_COLUMNS}, r.body_head, r.body_rest FROM requests r \
+            "SELECT {META_COLUMNS}, r.body_head, r.body_rest FROM {REQUESTS} \
              WHERE r.bin_key = ? AND r.seq = ?"
         ))
         .bind(bin.key)

@@ -292,7 +292,6 @@ struct Placed {
     answer: Answer,
     token_check: Option<TokenCheck>,
     context_ok: Option<bool>,
-    event_key: Option<i64>,
     duplicate_of: Option<i64>,
     ack: CaptureAck,
 }
@@ -456,9 +455,8 @@ impl Writer {
                 None => (None, None),
             };
             let (bin_key, seq) = (bin.key, bin.last_seq);
-            let event_key = request.kaizala.as_ref().and_then(duplicates::event_key);
             // Only first deliveries are remembered, so a repeat names the first one.
-            let duplicate_of = event_key.and_then(|key| {
+            let duplicate_of = request.event_key.and_then(|key| {
                 let first = bin.recent.first(key);
                 if first.is_none() {
                     self.keys_remembered += bin.recent.push(key, seq);
@@ -472,7 +470,6 @@ impl Writer {
                 answer,
                 token_check,
                 context_ok,
-                event_key,
                 duplicate_of,
                 ack,
             });
@@ -691,7 +688,6 @@ fn bind_capture(insert: Insert<'_>, placed: Placed) -> (Insert<'_>, Written) {
         answer,
         token_check,
         context_ok,
-        event_key,
         duplicate_of,
         ack,
     } = placed;
@@ -726,7 +722,7 @@ fn bind_capture(insert: Insert<'_>, placed: Placed) -> (Insert<'_>, Written) {
         .bind(event_id)
         .bind(object_type)
         .bind(object_id)
-        .bind(event_key)
+        .bind(request.event_key)
         .bind(duplicate_of)
         .bind(answer.handshake().map(Handshake::as_str))
         .bind(token_check.map(TokenCheck::as_str))

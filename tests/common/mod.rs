@@ -194,6 +194,20 @@ pub async fn create_bin(client: &reqwest::Client, base: &str) -> Value {
     response.json().await.expect("bin json")
 }
 
+/// Posts `body` as JSON to a capture URL and returns the request id it was answered with.
+pub async fn capture_json(client: &reqwest::Client, url: &str, body: &Value) -> String {
+    let answer: Value = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .expect("capture")
+        .json()
+        .await
+        .expect("capture json");
+    answer["id"].as_str().expect("an id").to_owned()
+}
+
 /// All requests of a bin on any server, following `next_before`.
 pub async fn all_requests(client: &reqwest::Client, base: &str, bin: &str) -> Vec<Value> {
     let mut found = Vec::new();
