@@ -93,7 +93,6 @@ impl CaptureQuery {
 }
 
 /// `ANY /{bin}` and `ANY /{bin}/{any/sub/path}`: every path no other route took.
-#[tracing::instrument(name = "capture", skip_all, fields(bin = tracing::field::Empty))]
 pub async fn capture(
     req: HttpRequest,
     payload: web::Payload,
@@ -103,7 +102,6 @@ pub async fn capture(
     if !valid_bin_id(bin_id) {
         return Err(AppError::BinNotFound);
     }
-    tracing::Span::current().record("bin", bin_id);
     let started = Instant::now();
     let query = CaptureQuery::parse(req.query_string());
     if req.method() == Method::GET && query.inspect {
@@ -162,6 +160,7 @@ pub async fn capture(
     };
     drop(reservation);
     tracing::info!(
+        bin = bin_id,
         request = id,
         method = %req.method(),
         bytes = body_size,
