@@ -160,7 +160,7 @@ pub async fn capture(
     };
     drop(reservation);
     tracing::info!(
-        bin = bin_id,
+        bin = %bin_id,
         request = id,
         method = %req.method(),
         bytes = body_size,
